@@ -1,0 +1,166 @@
+"""RawTextAdapter: a DSPy adapter for models too small for ChatAdapter's `[[ ## field ## ]]` format.
+
+The prompt is what a 135M model can complete: the instruction as the system message, the inputs
+as `Label: value` lines, and the output asked for as a trailing label (`Sentiment:`). Demos are
+earlier user/assistant turns in the same form. Nothing asks for JSON, so no server ever sees
+`response_format`.
+
+Parsing never raises into the caller's loop: when no value of the asked type can be read, the
+prediction carries the raw text and a parse-failure message (`smolopt_parse_error`) that the
+evaluation core scores as 0, with that message as feedback. Echoes of the prompt are attached as
+`smolopt_echoes` and counted per run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dspy
+from dspy.adapters.base import Adapter
+
+from smolopt.adapters.echo import find_echoes
+from smolopt.adapters.parsing import LabelSpec, ParseFailure, coerce, field_label, label_spec, split_labelled
+
+RAW = "smolopt_raw"
+PARSE_ERROR = "smolopt_parse_error"
+ECHOES = "smolopt_echoes"
+EXTRA_KEYS = (RAW, PARSE_ERROR, ECHOES)
+
+
+def _extra(field) -> dict:
+    return field.json_schema_extra or {}
+
+
+def _description(field) -> str:
+    """A field's desc when the author wrote one (DSPy fills in `${name}` otherwise)."""
+    desc = _extra(field).get("desc") or ""
+    return "" if desc.startswith("${") else desc
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, dict):
+        return "\n".join(f"{key}) {item}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return "\n".join(f"- {item}" for item in value)
+    return str(value)
+
+
+class RawTextAdapter(Adapter):
+    """Compact prompts, forgiving parsers, one LM call per prediction."""
+
+    @staticmethod
+    def definition_lines(signature: type[dspy.Signature]) -> list[str]:
+        """The label set and the author's descriptions of each output field: what a model may echo."""
+        lines = []
+        for name, field in signature.output_fields.items():
+            spec = label_spec(field.annotation)
+            desc = _description(field)
+            if spec is not None:
+                lines.append(f"{field_label(name)}: one of {', '.join(spec.labels)}." + (f" {desc}" if desc else ""))
+            elif desc:
+                lines.append(f"{field_label(name)}: {desc}")
+        return lines
+
+    def format_system_message(self, signature: type[dspy.Signature]) -> str:
+        lines = [signature.instructions.strip(), *self.definition_lines(signature)]
+        return "\n".join(line for line in lines if line)
+
+    def format_user_message_content(self, signature, inputs, prefix="", suffix="", main_request=False) -> str:
+        lines = []
+        for name in signature.input_fields:
+            if name in inputs and inputs[name] is not None:
+                value = _render(inputs[name])
+                sep = "\n" if "\n" in value else " "
+                lines.append(f"{field_label(name)}:{sep}{value}")
+        outputs = list(signature.output_fields)
+        if len(outputs) == 1:
+            lines.append(f"{field_label(outputs[0])}:")
+        else:
+            lines.append("Reply in this form:\n" + "\n".join(f"{field_label(name)}: ..." for name in outputs))
+        return "\n".join(lines)
+
+    def format_assistant_message_content(self, signature, outputs, missing_field_message=None) -> str:
+        names = list(signature.output_fields)
+        if len(names) == 1:
+            return _render(outputs[names[0]])
+        return "\n".join(f"{field_label(name)}: {_render(outputs[name])}" for name in names if name in outputs)
+
+    def format_demos(self, signature, demos) -> list[dict[str, Any]]:
+        messages = []
+        for demo in demos:
+            if not all(name in demo for name in signature.input_fields):
+                continue
+            if not any(name in demo for name in signature.output_fields):
+                continue
+            messages.append({"role": "user", "content": self.format_user_message_content(signature, demo)})
+            messages.append({"role": "assistant", "content": self.format_assistant_message_content(signature, demo)})
+        return messages
+
+    def format_field_description(self, signature) -> str:  # folded into format_system_message
+        return ""
+
+    def format_field_structure(self, signature) -> str:
+        return ""
+
+    def format_task_description(self, signature) -> str:
+        return signature.instructions
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        return self.parse_with_inputs(signature, completion, {})
+
+    def parse_with_inputs(self, signature, completion: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Every output field typed, or None plus a parse-error message; never an exception."""
+        text = completion or ""
+        names = list(signature.output_fields)
+        sections = split_labelled(text, {name: field_label(name) for name in names})
+        result: dict[str, Any] = {}
+        errors = []
+        for index, name in enumerate(names):
+            field = signature.output_fields[name]
+            is_last = index == len(names) - 1
+            if name in sections:
+                value_text = sections[name]
+            elif len(names) == 1 or (is_last and not sections):
+                value_text = text  # no label at all: the whole reply is the answer
+            else:
+                value_text = ""
+            try:
+                result[name] = coerce(value_text, field.annotation, self._labels(field, inputs))
+            except ParseFailure as failure:
+                if name == "reasoning" and not is_last:  # ChainOfThought's rationale is optional
+                    result[name] = ""
+                    continue
+                result[name] = None
+                errors.append(f"{name}: {failure}")
+        result[RAW] = text
+        result[PARSE_ERROR] = "; ".join(errors) or None
+        return result
+
+    @staticmethod
+    def _labels(field, inputs: dict[str, Any]) -> LabelSpec | None:
+        """Allowed labels plus declared synonyms; `choices_from` adds the choice texts of an input."""
+        extra = _extra(field)
+        synonyms = dict(extra.get("synonyms") or {})
+        source = extra.get("choices_from")
+        if source and isinstance(inputs.get(source), dict):
+            synonyms.update({str(text): str(key) for key, text in inputs[source].items()})
+        return label_spec(field.annotation, synonyms)
+
+    def __call__(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
+        """Format, call the LM once, parse every completion; echoes are checked against this prompt."""
+        messages = self.format(signature, demos, inputs)
+        outputs = lm(messages=messages, **lm_kwargs)
+        definitions = self.definition_lines(signature)
+        input_texts = [_render(value) for value in inputs.values() if isinstance(value, (str, dict, list))]
+        values = []
+        for output in outputs:
+            text = output.get("text") if isinstance(output, dict) else output
+            value = self.parse_with_inputs(signature, text or "", inputs)
+            value[ECHOES] = find_echoes(
+                value[RAW], instruction=signature.instructions, definitions=definitions, inputs=input_texts
+            )
+            values.append(value)
+        return values
+
+    async def acall(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
+        raise NotImplementedError("RawTextAdapter is synchronous; smolopt evaluates one call at a time")

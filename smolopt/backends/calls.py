@@ -1,0 +1,103 @@
+"""What one model call was, and the two places calls are kept: the per-run log and the cache.
+
+Both live in the run directory, so a resumed run serves every call it already made from the cache
+and `calls.jsonl` tells afterwards exactly what each model was sent and said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Completion:
+    """One answer from a chat endpoint, with its cost."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cached: bool = False
+    model: str = ""
+
+
+def request_key(model_name: str, body: dict) -> str:
+    """Cache key: the model entry plus the exact body that would go on the wire."""
+    blob = json.dumps({"model": model_name, "body": body}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class CallCache:
+    """A small SQLite map from request key to Completion, safe to share across threads."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, completion TEXT)")
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Completion | None:
+        with self._lock:
+            row = self._db.execute("SELECT completion FROM calls WHERE key = ?", (key,)).fetchone()
+        return Completion(**json.loads(row[0])) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, json.dumps(asdict(completion))))
+            self._db.commit()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+
+
+@dataclass
+class CallLog:
+    """Appends every call (request body, raw text, usage, latency) to a JSONL file and counts them."""
+
+    path: Path | None = None
+    made: int = 0
+    cached: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, model_name: str, body: dict, completion: Completion) -> None:
+        with self._lock:
+            if completion.cached:
+                self.cached += 1
+            else:
+                self.made += 1
+            if self.path is None:
+                return
+            entry = {"time": time.time(), "model": model_name, "request": body, **asdict(completion)}
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+_collectors: contextvars.ContextVar[tuple[list[Completion], ...]] = contextvars.ContextVar("collectors", default=())
+
+
+@contextlib.contextmanager
+def collect_calls() -> Iterator[list[Completion]]:
+    """Gather every Completion made inside the block (the eval core uses it for per-example usage)."""
+    bucket: list[Completion] = []
+    token = _collectors.set(_collectors.get() + (bucket,))
+    try:
+        yield bucket
+    finally:
+        _collectors.reset(token)
+
+
+def announce(completion: Completion) -> None:
+    """Hand a finished call to every collector open in this context."""
+    for bucket in _collectors.get():
+        bucket.append(completion)

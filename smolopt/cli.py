@@ -1,0 +1,136 @@
+"""The `smolopt` command: parse arguments, call the library, hand results to the report layer.
+
+Every SmoloptError becomes one line on stderr and exit status 2; Ctrl-C exits 130 after the run
+directory has everything finished so far.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from smolopt.errors import SmoloptError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def progress_bar(quiet: bool = False) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=err_console,
+        disable=quiet,
+        transient=False,
+    )
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from smolopt.backends.embedded import is_serving, resolve_gguf
+    from smolopt.registry import load_registry
+    from smolopt.report import rich_table
+
+    registry = load_registry(args.registry)
+    rows = []
+    for spec in registry.models.values():
+        if spec.provider == "embedded":
+            try:
+                where = str(resolve_gguf(spec).name)
+                status = "ready (started on demand)"
+            except SmoloptError as err:
+                where, status = spec.gguf, f"missing: {err}"
+        else:
+            where = spec.base_url
+            missing_key = spec.api_key_env and not __import__("os").environ.get(spec.api_key_env)
+            if missing_key:
+                status = f"no key (${spec.api_key_env} unset)"
+            else:
+                status = "reachable" if is_serving(spec.base_url.rstrip("/"), timeout=2.0) else "not reachable"
+        serves = spec.model or spec.name
+        role = " (default)" if spec.name == registry.default_student else (" (reflection)" if spec.name == registry.default_reflection else "")
+        rows.append((spec.name + role, spec.provider, serves, where, status))
+    console.print(rich_table(f"models in {registry.path}", ["name", "provider", "serves", "where", "status"], rows))
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from smolopt.report import rich_table
+    from smolopt.tasks import available_tasks, load_task
+
+    rows = []
+    for name in available_tasks():
+        task = load_task(name)
+        sizes = task.sizes()
+        rows.append((name, sizes["train"], sizes["val"], sizes["test"], ", ".join(task.labels or ()) or task.output, len(task.rules), task.description))
+    console.print(rich_table("tasks", ["task", "train", "val", "test", "labels / output", "rules", "description"], rows))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from smolopt.evaluate import evaluate
+    from smolopt.program_io import load_program
+    from smolopt.registry import load_registry
+    from smolopt.report import eval_table
+    from smolopt.runs import new_run
+    from smolopt.tasks import load_task
+
+    registry = load_registry(args.registry)
+    task = load_task(args.task)
+    spec = registry.get(args.model)
+    examples = task.split(args.split)
+    program = load_program(task, args.program) if args.program else task.program()
+    run = new_run("eval", task.name, {"task": task.name, "split": args.split, "model": spec.public(), "program": args.program})
+    with run.models(registry) as models, progress_bar(args.quiet) as bar:
+        lm = models.lm(spec.name)
+        job = bar.add_task(f"eval {task.name}", total=len(examples), status="")
+        result = evaluate(task, program, examples, lm, split=args.split, progress=lambda done, total: bar.update(job, completed=done))
+    run.write_json("results.json", result.to_json())
+    console.print(eval_table(result))
+    console.print(f"run saved to {run.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smolopt", description="Prompt optimization for tiny local language models.")
+    parser.add_argument("--registry", type=Path, default=None, help="model registry (default: ./models.toml or $SMOLOPT_MODELS)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("models", help="list the models in the registry and whether each is reachable").set_defaults(func=cmd_models)
+    sub.add_parser("tasks", help="list the tasks under ./tasks with their sizes").set_defaults(func=cmd_tasks)
+
+    ev = sub.add_parser("eval", help="evaluate a program on a task split")
+    ev.add_argument("task")
+    ev.add_argument("--model", default=None, help="model name from the registry (default: the registry's default student)")
+    ev.add_argument("--split", default="test", choices=["train", "val", "test"])
+    ev.add_argument("--program", default=None, help="an optimized program.json saved by `smolopt optimize`")
+    ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.set_defaults(func=cmd_eval)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SmoloptError as err:
+        err_console.print(f"smolopt: error: {err}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("smolopt: interrupted; finished work is saved in the run directory")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

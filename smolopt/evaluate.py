@@ -1,0 +1,194 @@
+"""The evaluation core: run a program over examples, score each, and keep what it cost.
+
+`eval`, `optimize` and `probe` all score candidates here, so a parse failure, an echo or a token
+count means the same thing in every report. Examples run one at a time: a local server answers
+one request at a time anyway, and sequential calls keep per-example usage exact.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, Echo, RawTextAdapter
+from smolopt.backends.calls import collect_calls
+from smolopt.tasks import Task
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ExampleResult:
+    """One example: what was asked, what came back, how it scored, what it cost."""
+
+    id: str
+    gold: str | None
+    predicted: str | None
+    score: float
+    feedback: str
+    parsed: bool
+    echoes: list[Echo]
+    raw: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    trace: list = field(default_factory=list, repr=False)  # (predictor, inputs, prediction) when captured
+
+    def to_json(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "trace"}
+        data["echoes"] = [{"kind": e.kind, "line": e.line} for e in self.echoes]
+        return data
+
+
+@dataclass
+class EvalResult:
+    """All examples of one evaluation, with the summary numbers every report shows."""
+
+    task: str
+    model: str
+    split: str
+    examples: list[ExampleResult]
+    labels: tuple[str, ...] | None = None
+
+    @property
+    def n(self) -> int:
+        return len(self.examples)
+
+    @property
+    def accuracy(self) -> float:
+        return sum(e.score for e in self.examples) / self.n if self.n else 0.0
+
+    @property
+    def parse_rate(self) -> float:
+        return sum(e.parsed for e in self.examples) / self.n if self.n else 0.0
+
+    @property
+    def echo_rate(self) -> float:
+        return sum(bool(e.echoes) for e in self.examples) / self.n if self.n else 0.0
+
+    def echo_counts(self) -> Counter:
+        return Counter(echo.kind for e in self.examples for echo in e.echoes)
+
+    def predicted_distribution(self) -> Counter:
+        return Counter(e.predicted if e.parsed else "(unparsed)" for e in self.examples)
+
+    def gold_distribution(self) -> Counter:
+        return Counter(e.gold for e in self.examples)
+
+    def per_call(self, attr: str) -> float:
+        calls = sum(e.calls for e in self.examples)
+        return sum(getattr(e, attr) for e in self.examples) / calls if calls else 0.0
+
+    @property
+    def calls_per_example(self) -> float:
+        return sum(e.calls for e in self.examples) / self.n if self.n else 0.0
+
+    @property
+    def median_latency_s(self) -> float:
+        return statistics.median(e.latency_s for e in self.examples) if self.n else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "model": self.model,
+            "split": self.split,
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "parse_rate": self.parse_rate,
+            "echo_rate": self.echo_rate,
+            "echo_counts": dict(self.echo_counts()),
+            "predicted_distribution": dict(self.predicted_distribution()),
+            "gold_distribution": dict(self.gold_distribution()),
+            "calls_per_example": self.calls_per_example,
+            "prompt_tokens_per_call": self.per_call("prompt_tokens"),
+            "completion_tokens_per_call": self.per_call("completion_tokens"),
+            "median_latency_s": self.median_latency_s,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "examples": [e.to_json() for e in self.examples]}
+
+
+def echo_feedback(echoes: list[Echo]) -> str:
+    """What the reflection should hear about echoes: prohibitions above all."""
+    notes = []
+    for echo in echoes:
+        if echo.kind == "prohibition":
+            notes.append(f"The model repeated the prohibition {echo.line!r} instead of obeying it; show an example instead of the rule.")
+        else:
+            notes.append(f"The model echoed its {echo.kind} ({echo.line[:60]!r}) instead of answering.")
+    return " ".join(dict.fromkeys(notes))
+
+
+def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Prediction) -> tuple[float, str, bool]:
+    """(score, feedback, parsed): a parse failure is 0 with the raw text; otherwise the task's metric."""
+    error = prediction.get(PARSE_ERROR)
+    if error or prediction.get(task.output) is None:
+        raw = (prediction.get(RAW) or "").strip()
+        shown = raw[:200] if raw else "(nothing)"
+        return 0.0, f"Could not read an answer ({error or 'no ' + task.output}). The model said: {shown!r}", False
+    verdict = task.metric(example, prediction)
+    return float(verdict.score), str(verdict.feedback), True
+
+
+def run_example(
+    task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, capture_trace: bool = False
+) -> ExampleResult:
+    """Run and score one example; every LM call it makes is counted through the call collector."""
+    start = time.perf_counter()
+    with collect_calls() as calls, dspy.context(lm=lm, adapter=adapter, trace=[]):
+        try:
+            prediction = program(**example.inputs())
+        except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
+            prediction = dspy.Prediction(**{RAW: err.lm_response or "", PARSE_ERROR: "the adapter could not parse the reply"})
+        trace = list(dspy.settings.trace) if capture_trace else []
+    elapsed = time.perf_counter() - start
+    score, feedback, parsed = score_prediction(task, example, prediction)
+    echoes: list[Echo] = list(prediction.get(ECHOES) or [])
+    if echoes:
+        feedback = f"{feedback} {echo_feedback(echoes)}"
+    predicted = prediction.get(task.output)
+    return ExampleResult(
+        id=str(example.get("id")),
+        gold=task.gold_label(example),
+        predicted=None if predicted is None else str(predicted),
+        score=score,
+        feedback=feedback,
+        parsed=parsed,
+        echoes=echoes,
+        raw=prediction.get(RAW) or "",
+        calls=len(calls),
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        completion_tokens=sum(c.completion_tokens for c in calls),
+        latency_s=elapsed,
+        trace=trace,
+    )
+
+
+def evaluate(
+    task: Task,
+    program: dspy.Module,
+    examples: list[dspy.Example],
+    lm: dspy.LM,
+    *,
+    split: str = "",
+    adapter: dspy.Adapter | None = None,
+    progress: Progress | None = None,
+    capture_traces: bool = False,
+) -> EvalResult:
+    """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise)."""
+    adapter = adapter or RawTextAdapter()
+    results = []
+    for index, example in enumerate(examples):
+        results.append(run_example(task, program, example, lm, adapter, capture_traces))
+        if progress:
+            progress(index + 1, len(examples))
+    return EvalResult(task=task.name, model=lm.model.removeprefix("smolopt/"), split=split, examples=results, labels=task.labels)

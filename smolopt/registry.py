@@ -1,0 +1,136 @@
+"""The model registry: `models.toml` read and validated into `ModelSpec`s.
+
+The registry is data, not code: every model smolopt can talk to is an entry in a TOML file, and
+every error while reading it names the file, the entry and the key, so a typo never turns into a
+silent default or a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from smolopt.errors import SmoloptError
+
+Provider = Literal["embedded", "lmstudio", "ollama", "llamacpp", "vllm", "openai"]
+
+DEFAULT_REGISTRY = Path("models.toml")
+
+
+class ModelSpec(BaseModel):
+    """One entry of `models.toml`: where a model lives and how to sample from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    provider: Provider
+    description: str = ""
+    # The model id sent in the request body; embedded servers answer to any id.
+    model: str = ""
+    # OpenAI-compatible endpoint (".../v1"); embedded entries get theirs when the server starts.
+    base_url: str | None = None
+    # Environment variable holding the API key. The key itself is never stored.
+    api_key_env: str | None = None
+    # embedded only: "package:file" inside an installed wheel, or a filesystem path.
+    gguf: str | None = None
+    # embedded only: a fixed port. A server already answering there is reused, not restarted.
+    port: int | None = Field(default=None, ge=1, le=65535)
+    threads: int | None = Field(default=None, ge=1)
+    context_length: int = Field(default=2048, ge=128)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=128, ge=1)
+    stop: tuple[str, ...] = ()
+    seed: int | None = 0
+    timeout: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=2, ge=0, le=10)
+
+    def api_key(self) -> str | None:
+        """The key from the environment; a missing variable is an error, not an anonymous call."""
+        if not self.api_key_env:
+            return None
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise SmoloptError(
+                f"model '{self.name}' needs an API key in the environment variable {self.api_key_env}, which is not set"
+            )
+        return key
+
+    def public(self) -> dict:
+        """The spec as saved in a run's config.json (it holds no secrets: only the variable's name)."""
+        return self.model_dump(mode="json")
+
+
+class Registry(BaseModel):
+    """All entries of one registry file, plus its defaults."""
+
+    path: str
+    models: dict[str, ModelSpec]
+    default_student: str
+    default_reflection: str | None = None
+
+    def get(self, name: str | None) -> ModelSpec:
+        name = name or self.default_student
+        if name not in self.models:
+            known = ", ".join(sorted(self.models))
+            raise SmoloptError(f"{self.path}: no model named '{name}' (known: {known})")
+        return self.models[name]
+
+
+def _describe(error: dict) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "extra_forbidden":
+        return "is not a known setting"
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}"
+    return error["msg"].lower()
+
+
+def load_registry(path: str | Path | None = None) -> Registry:
+    """Read `models.toml` (or the file named by $SMOLOPT_MODELS), validating every entry."""
+    path = Path(path or os.environ.get("SMOLOPT_MODELS") or DEFAULT_REGISTRY)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SmoloptError(f"{path}: model registry not found") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SmoloptError(f"{path}: not valid TOML: {err}") from None
+
+    unknown_tables = set(raw) - {"models", "defaults"}
+    if unknown_tables:
+        raise SmoloptError(f"{path}: unknown table [{sorted(unknown_tables)[0]}] (expected [models.NAME] or [defaults])")
+    entries = raw.get("models")
+    if not isinstance(entries, dict) or not entries:
+        raise SmoloptError(f"{path}: no [models.NAME] entries")
+
+    models: dict[str, ModelSpec] = {}
+    for name, entry in entries.items():
+        if not isinstance(entry, dict):
+            raise SmoloptError(f"{path}: [models.{name}] must be a table")
+        try:
+            spec = ModelSpec(name=name, **entry)
+        except ValidationError as err:
+            first = err.errors()[0]
+            key = ".".join(str(part) for part in first["loc"]) or "?"
+            raise SmoloptError(f"{path}: [models.{name}] key '{key}' {_describe(first)}") from None
+        if spec.provider == "embedded" and not spec.gguf:
+            raise SmoloptError(f"{path}: [models.{name}] key 'gguf' is required for provider 'embedded'")
+        if spec.provider != "embedded" and not spec.base_url:
+            raise SmoloptError(f"{path}: [models.{name}] key 'base_url' is required for provider '{spec.provider}'")
+        models[name] = spec
+
+    defaults = raw.get("defaults", {})
+    extra = set(defaults) - {"student", "reflection"}
+    if extra:
+        raise SmoloptError(f"{path}: [defaults] key '{sorted(extra)[0]}' is not a known setting")
+    student = defaults.get("student", next(iter(models)))
+    reflection = defaults.get("reflection")
+    for key, value in (("student", student), ("reflection", reflection)):
+        if value is not None and value not in models:
+            raise SmoloptError(f"{path}: [defaults] key '{key}' names unknown model '{value}'")
+    return Registry(path=str(path), models=models, default_student=student, default_reflection=reflection)

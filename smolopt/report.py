@@ -1,0 +1,61 @@
+"""Rendering: results in, rich tables and Markdown out. Nothing here computes a number."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.table import Table
+
+from smolopt.evaluate import EvalResult
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def distribution(result: EvalResult) -> str:
+    """'positive 18 (gold 8) · negative 3 (gold 8) …': the bias at a glance."""
+    predicted, gold = result.predicted_distribution(), result.gold_distribution()
+    keys = list(result.labels or []) + sorted(k for k in predicted if k not in (result.labels or []))
+    if not result.labels:  # free-text answers: the distribution is only the unparsed share
+        return f"unparsed {predicted.get('(unparsed)', 0)} of {result.n}"
+    return " · ".join(f"{k} {predicted.get(k, 0)} (gold {gold.get(k, 0)})" for k in keys if predicted.get(k) or gold.get(k))
+
+
+def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
+    echo_counts = ", ".join(f"{k} {v}" for k, v in sorted(result.echo_counts().items())) or "none"
+    return [
+        ("examples", str(result.n)),
+        ("accuracy", pct(result.accuracy)),
+        ("parse rate", pct(result.parse_rate)),
+        ("echo rate", f"{pct(result.echo_rate)} ({echo_counts})"),
+        ("labels predicted", distribution(result)),
+        ("LM calls / example", f"{result.calls_per_example:.2f}"),
+        ("prompt tokens / call", f"{result.per_call('prompt_tokens'):.0f}"),
+        ("completion tokens / call", f"{result.per_call('completion_tokens'):.1f}"),
+        ("median latency / example", f"{result.median_latency_s:.2f} s"),
+    ]
+
+
+def eval_table(result: EvalResult) -> Table:
+    table = Table(title=f"{result.task} · {result.model} · {result.split}", show_header=False)
+    table.add_column("metric", style="bold")
+    table.add_column("value")
+    for name, value in eval_rows(result):
+        table.add_row(name, value)
+    return table
+
+
+def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

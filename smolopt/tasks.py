@@ -1,0 +1,160 @@
+"""The Task protocol and the loader for `tasks/<name>/` folders.
+
+A task is a folder a user can add without touching the package:
+
+    tasks/<name>/
+        data.jsonl   one example per line: "id", "split" (train | val | test), the input fields
+                     and the gold fields
+        rules.txt    optional: valid rules, one per line, that capacity probes add to the prompt
+        task.py      a small module with:
+            INPUTS: tuple[str, ...]       fields of a row handed to the program
+            GOLD: tuple[str, ...]         fields of a row the metric needs (validated on load)
+            LABELS: tuple[str, ...]       optional: the label set of a classification task
+            OUTPUT: str                   the prediction field shown in reports (and counted
+                                          for the label distribution when LABELS is set)
+            ANSWER: str                   the row field holding OUTPUT's gold value
+            program() -> dspy.Module      a fresh, unoptimized program
+            metric(example, prediction) -> dspy.Prediction(score=float in [0, 1], feedback=str)
+
+The metric only judges answers it could read: parse failures are scored 0 by the evaluation core
+(`smolopt.evaluate`), with feedback that shows what the model said, before the metric is called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dspy
+
+from smolopt.errors import SmoloptError
+
+SPLITS = ("train", "val", "test")
+DEFAULT_TASKS_DIR = Path("tasks")
+
+
+@dataclass
+class Task:
+    """A loaded task: its splits as dspy.Examples, its program factory and metric."""
+
+    name: str
+    path: Path
+    description: str
+    inputs: tuple[str, ...]
+    output: str
+    answer: str
+    program: Callable[[], dspy.Module]
+    metric: Callable[[dspy.Example, dspy.Prediction], dspy.Prediction]
+    splits: dict[str, list[dspy.Example]]
+    labels: tuple[str, ...] | None = None
+    rules: list[str] = field(default_factory=list)
+
+    def split(self, name: str) -> list[dspy.Example]:
+        if name not in self.splits:
+            raise SmoloptError(f"task '{self.name}': no split '{name}' (have: {', '.join(self.splits)})")
+        return self.splits[name]
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(examples) for name, examples in self.splits.items()}
+
+    def gold_label(self, example: dspy.Example) -> str | None:
+        """The gold value of the output field, as the label distribution counts it."""
+        value = example.get(self.answer)
+        return None if value is None else str(value)
+
+    def label_counts(self, split: str) -> Counter:
+        return Counter(self.gold_label(example) for example in self.split(split))
+
+
+def tasks_dir() -> Path:
+    return Path(os.environ.get("SMOLOPT_TASKS") or DEFAULT_TASKS_DIR)
+
+
+def available_tasks(root: Path | None = None) -> list[str]:
+    root = root or tasks_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "task.py").is_file())
+
+
+def _load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(f"smolopt_task_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # a user's task file: report it in one line, whatever it raised
+        raise SmoloptError(f"{path}: failed to load: {type(err).__name__}: {err}") from None
+    for name in ("INPUTS", "GOLD", "OUTPUT", "ANSWER", "program", "metric"):
+        if not hasattr(module, name):
+            raise SmoloptError(f"{path}: missing '{name}' (see the Task protocol in smolopt/tasks.py)")
+    return module
+
+
+def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, answer: str) -> list[dict]:
+    rows, seen = [], set()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise SmoloptError(f"{path}: not found") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise SmoloptError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise SmoloptError(f"{path}:{number}: expected a JSON object")
+        for key in ("id", "split", *required):
+            if key not in row or row[key] in (None, ""):
+                raise SmoloptError(f"{path}:{number}: missing field '{key}'")
+        if row["split"] not in SPLITS:
+            raise SmoloptError(f"{path}:{number}: field 'split' is '{row['split']}', expected one of {', '.join(SPLITS)}")
+        if labels and row.get(answer) not in labels:
+            raise SmoloptError(f"{path}:{number}: field '{answer}' is '{row.get(answer)}', expected one of {', '.join(labels)}")
+        if row["id"] in seen:
+            raise SmoloptError(f"{path}:{number}: duplicate id '{row['id']}'")
+        seen.add(row["id"])
+        rows.append(row)
+    if not rows:
+        raise SmoloptError(f"{path}: no examples")
+    return rows
+
+
+def load_task(name: str, root: Path | None = None) -> Task:
+    """Load `tasks/<name>/` (or a folder path), validating every data row."""
+    folder = Path(name) if Path(name).is_dir() else (root or tasks_dir()) / name
+    if not (folder / "task.py").is_file():
+        known = ", ".join(available_tasks(root)) or "none"
+        raise SmoloptError(f"no task '{name}' (looked for {folder}/task.py; known tasks: {known})")
+    module = _load_module(folder / "task.py")
+    inputs, gold = tuple(module.INPUTS), tuple(module.GOLD)
+    labels = tuple(getattr(module, "LABELS", ()) or ()) or None
+    rows = _read_rows(folder / "data.jsonl", inputs + gold, labels, module.ANSWER)
+    splits: dict[str, list[dspy.Example]] = {split: [] for split in SPLITS}
+    for row in rows:
+        example = dspy.Example(**{k: v for k, v in row.items() if k != "split"}).with_inputs(*inputs)
+        splits[row["split"]].append(example)
+    for split, examples in splits.items():
+        if not examples:
+            raise SmoloptError(f"{folder / 'data.jsonl'}: split '{split}' is empty")
+    rules_path = folder / "rules.txt"
+    rules = [line.strip() for line in rules_path.read_text(encoding="utf-8").splitlines() if line.strip()] if rules_path.is_file() else []
+    return Task(
+        name=folder.name,
+        path=folder,
+        description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
+        inputs=inputs,
+        output=module.OUTPUT,
+        answer=module.ANSWER,
+        program=module.program,
+        metric=module.metric,
+        splits=splits,
+        labels=labels,
+        rules=rules,
+    )

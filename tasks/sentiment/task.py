@@ -1,0 +1,34 @@
+"""Three-way sentiment of a short text (positive / negative / neutral), scored by exact match."""
+
+from typing import Literal
+
+import dspy
+
+INPUTS = ("text",)
+GOLD = ("label",)
+LABELS = ("positive", "negative", "neutral")
+OUTPUT = "sentiment"
+ANSWER = "label"
+
+
+class Sentiment(dspy.Signature):
+    """Classify the sentiment of the text."""
+
+    text: str = dspy.InputField()
+    sentiment: Literal["positive", "negative", "neutral"] = dspy.OutputField(
+        synonyms={"pos": "positive", "neg": "negative", "neu": "neutral", "mixed": "neutral"}
+    )
+
+
+def program() -> dspy.Module:
+    return dspy.Predict(Sentiment, max_tokens=12)
+
+
+def metric(example: dspy.Example, prediction: dspy.Prediction) -> dspy.Prediction:
+    gold, said = example.label, prediction.sentiment
+    if said == gold:
+        return dspy.Prediction(score=1.0, feedback=f"Correct: the text is {gold}.")
+    return dspy.Prediction(
+        score=0.0,
+        feedback=f"Predicted {said}, but the text is {gold}: {example.text!r}",
+    )
