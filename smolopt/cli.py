@@ -7,6 +7,7 @@ directory has everything finished so far.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -114,12 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 
+    from smolopt.optimize.cli import add_optimize_parser
+
+    add_optimize_parser(sub)
+
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
+    logging.getLogger("dspy").setLevel(logging.ERROR)  # truncation notices: smolopt's tables report these
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

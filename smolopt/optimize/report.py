@@ -1,0 +1,85 @@
+"""The optimize report: iteration table, before/after summary with intervals, prompts side by side."""
+
+from __future__ import annotations
+
+from smolopt.optimize.candidate import decode_demos, demos_key, is_demos_key
+from smolopt.optimize.runner import OptimizeResult
+from smolopt.report import markdown_table, pct
+
+ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "prompt tokens/call", "demos"]
+SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
+
+
+def iteration_rows(result: OptimizeResult) -> list[list[str]]:
+    rows = []
+    for row in result.iterations:
+        tokens = row["prompt_tokens"]
+        rows.append([
+            "baseline" if row["candidate"] == 0 else str(row["candidate"]),
+            str(row["iteration"]),
+            row["parent"],
+            row["minibatch"],
+            pct(row["val"]),
+            f"{tokens:.0f}" if tokens is not None else "-",
+            str(row["demos"]),
+        ])
+    return rows
+
+
+def summary_rows(result: OptimizeResult) -> list[list[str]]:
+    before, after = result.summary_rows()
+    change = after["accuracy"] - before["accuracy"]
+    return [[
+        result.task,
+        result.student,
+        f"{pct(before['accuracy'])} [{pct(before['low'])}, {pct(before['high'])}]",
+        f"{pct(after['accuracy'])} [{pct(after['low'])}, {pct(after['high'])}]",
+        f"{'+' if change >= 0 else ''}{100 * change:.1f} pts",
+    ]]
+
+
+def render_prompt(candidate: dict[str, str], predictor: str) -> str:
+    """One predictor's instruction and demos as plain text."""
+    lines = [candidate[predictor].strip() or "(empty instruction)"]
+    demos = decode_demos(candidate.get(demos_key(predictor), ""))
+    for demo in demos:
+        shown = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in demo.items() if k != "id")
+        lines.append(f"  demo: {shown}")
+    return "\n".join(lines)
+
+
+def prompt_pairs(result: OptimizeResult) -> list[tuple[str, str, str]]:
+    """(predictor, baseline prompt, chosen prompt) for every predictor."""
+    names = [k for k in result.seed if not is_demos_key(k)]
+    return [(name, render_prompt(result.seed, name), render_prompt(result.best, name)) for name in names]
+
+
+def markdown(result: OptimizeResult) -> str:
+    before, after = result.summary_rows()
+    rejected = result.journal.rejected
+    parts = [
+        f"# smolopt optimize: {result.task} on {result.student}",
+        "",
+        f"- proposers: {result.reflection_note}",
+        f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
+        f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
+        f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",
+        "",
+        "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals)",
+        "",
+        markdown_table(SUMMARY_HEADERS, summary_rows(result)),
+        "",
+        f"Parse rate {pct(before['parse_rate'])} → {pct(after['parse_rate'])}; echo rate {pct(before['echo_rate'])} → {pct(after['echo_rate'])}.",
+        "",
+        "## Accepted candidates",
+        "",
+        markdown_table(ITERATION_HEADERS, iteration_rows(result)),
+        "",
+        "## Prompts, baseline and chosen",
+    ]
+    for name, seed_text, best_text in prompt_pairs(result):
+        parts += ["", f"### {name}", "", markdown_table(["baseline", "chosen"], [[seed_text.replace("\n", "<br>"), best_text.replace("\n", "<br>")]])]
+    if rejected:
+        parts += ["", "## Proposals rejected before evaluation", ""]
+        parts += [f"- {r.component} ({r.proposer}): {r.note}" for r in rejected]
+    return "\n".join(parts) + "\n"
