@@ -116,8 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
 
     from smolopt.optimize.cli import add_optimize_parser
+    from smolopt.probe_cli import add_probe_parser
 
     add_optimize_parser(sub)
+    add_probe_parser(sub)
 
     return parser
 

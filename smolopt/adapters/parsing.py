@@ -117,8 +117,7 @@ def parse_label(text: str, spec: LabelSpec) -> str:
 
 
 def parse_bool(text: str) -> bool:
-    words = normalize(first_line(text)).split()
-    for word in words[:3]:
+    for word in re.findall(r"[a-z0-9]+", first_line(text).lower())[:3]:
         if word in _TRUE:
             return True
         if word in _FALSE:
