@@ -1,0 +1,50 @@
+"""Proposal guards and few-shot injection, on the kinds of text a tiny reflector really returns."""
+
+from collections import Counter
+
+import dspy
+
+from smolopt.optimize.fewshot import FewShotProposer, bias_order
+from smolopt.optimize.gepa_adapter import without_prohibitions
+from smolopt.optimize.guards import copy_fraction, extract_instruction, rejection_reason
+
+PROMPT = "Current instruction:\n```\nClassify it.\n```\nExample 1\nInput: text: The soup was cold and the waiter was rude to us.\nFeedback: Predicted positive, but the text is negative."
+
+
+def test_garbage_proposals_are_rejected_with_a_reason():
+    assert rejection_reason("", "stop", PROMPT, "Classify it.") == "empty proposal"
+    assert "truncated" in rejection_reason("Classify the sentiment and", "length", PROMPT, "Classify it.")
+    assert "repeats" in rejection_reason("classify it", "stop", PROMPT, "Classify it.")
+    copied = "Input: text: The soup was cold and the waiter was rude to us. Feedback: Predicted positive, but the text is negative."
+    assert "copies its own prompt" in rejection_reason(copied, "stop", PROMPT, "Classify it.")
+
+
+def test_a_real_rewrite_passes():
+    proposal = extract_instruction("Here you go:\n```\nComplaints are negative. Praise is positive. Plain facts are neutral.\n```")
+    assert proposal == "Complaints are negative. Praise is positive. Plain facts are neutral."
+    assert rejection_reason(proposal, "stop", PROMPT, "Classify it.") is None
+    assert copy_fraction(proposal, PROMPT) == 0.0
+
+
+def test_the_echo_guard_drops_prohibitions():
+    assert without_prohibitions("Classify the text. DO NOT echo the input. Never explain.") == "Classify the text."
+
+
+def test_bias_order_puts_under_predicted_labels_first():
+    labels = ("positive", "negative", "neutral")
+    order = bias_order(labels, Counter(positive=20, neutral=4), Counter(positive=8, negative=8, neutral=8))
+    assert order == ["negative", "neutral", "positive"]
+
+
+def test_few_shot_injection_is_balanced_ordered_and_uses_failures():
+    train = [dspy.Example(id=f"{label}{i}", text=f"{label} text {i}", label=label).with_inputs("text")
+             for label in ("positive", "negative", "neutral") for i in range(4)]
+    proposer = FewShotProposer(train, lambda e, _: {"text": e.text, "sentiment": e.label}, lambda e: e.label,
+                               order=["negative", "neutral", "positive"], seed=1)
+    ids = proposer.propose("self", current_ids=[], failing_ids=["negative2"])
+    labels = [proposer.by_id[i].label for i in ids]
+    assert "negative2" in ids
+    assert Counter(labels) == Counter(negative=1, neutral=1, positive=1)
+    assert labels == ["negative", "neutral", "positive"]
+    demos = proposer.demos("self", ids)
+    assert demos[0] == {"id": ids[0], "text": proposer.by_id[ids[0]].text, "sentiment": "negative"}
