@@ -6,7 +6,8 @@ import dspy
 
 from smolopt.optimize.fewshot import FewShotProposer, bias_order
 from smolopt.optimize.gepa_adapter import without_prohibitions
-from smolopt.optimize.guards import copy_fraction, extract_instruction, rejection_reason
+from smolopt.adapters.echo import copy_fraction
+from smolopt.optimize.guards import extract_instruction, rejection_reason
 
 PROMPT = "Current instruction:\n```\nClassify it.\n```\nExample 1\nInput: text: The soup was cold and the waiter was rude to us.\nFeedback: Predicted positive, but the text is negative."
 
@@ -23,7 +24,7 @@ def test_a_real_rewrite_passes():
     proposal = extract_instruction("Here you go:\n```\nComplaints are negative. Praise is positive. Plain facts are neutral.\n```")
     assert proposal == "Complaints are negative. Praise is positive. Plain facts are neutral."
     assert rejection_reason(proposal, "stop", PROMPT, "Classify it.") is None
-    assert copy_fraction(proposal, PROMPT) == 0.0
+    assert copy_fraction(proposal, PROMPT, run=6) == 0.0
 
 
 def test_the_echo_guard_drops_prohibitions():

@@ -17,7 +17,9 @@ EchoKind = Literal["prohibition", "instruction", "definition", "input"]
 _PROHIBITION = re.compile(r"^\s*(?:[-*•\d.)\s]*)(do not|don't|dont|never|must not|avoid|no )", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 MIN_LINE_WORDS = 3
-MIN_INPUT_SPAN = 8
+MIN_LINE_PREFIX = 8
+MIN_INPUT_ECHO_WORDS = 5
+INPUT_ECHO_SHARE = 0.6
 
 
 @dataclass(frozen=True)
@@ -54,21 +56,20 @@ def _line_echoed(output_words: list[str], line: str) -> bool:
     line_words = words(line)
     if len(line_words) < MIN_LINE_WORDS:
         return False
-    return _contains(output_words, line_words[:MIN_INPUT_SPAN])
+    return _contains(output_words, line_words[:MIN_LINE_PREFIX])
 
 
-def _longest_shared_span(output_words: list[str], source_words: list[str]) -> int:
-    """Length of the longest run of words the output shares with the source."""
-    best = 0
-    previous = [0] * (len(source_words) + 1)
-    for out_word in output_words:
-        current = [0] * (len(source_words) + 1)
-        for j, src_word in enumerate(source_words, start=1):
-            if out_word == src_word:
-                current[j] = previous[j - 1] + 1
-                best = max(best, current[j])
-        previous = current
-    return best
+def copy_fraction(text: str, source: str, run: int) -> float:
+    """Share of `text`'s words inside a run of `run`+ consecutive words that also occurs in `source`."""
+    text_words, source_words = words(text), words(source)
+    if len(text_words) < run:
+        return 0.0
+    grams = {tuple(source_words[i:i + run]) for i in range(len(source_words) - run + 1)}
+    covered = [False] * len(text_words)
+    for i in range(len(text_words) - run + 1):
+        if tuple(text_words[i:i + run]) in grams:
+            covered[i:i + run] = [True] * run
+    return sum(covered) / len(text_words)
 
 
 def find_echoes(output: str, *, instruction: str = "", definitions: list[str] = (), inputs: list[str] = ()) -> list[Echo]:
@@ -76,8 +77,8 @@ def find_echoes(output: str, *, instruction: str = "", definitions: list[str] = 
 
     - prohibition / instruction: a line of the instruction (three words or more) reappears;
     - definition: a field or label description reappears;
-    - input: the output copies an input verbatim, either eight words in a row or a whole short
-      input, and that copy makes up at least half of what the model said.
+    - input: at least five words, most of them (60%) copied from one input in runs of three or
+      more. A short answer that quotes a span of its input (extractive QA does) is not an echo.
     """
     output_words = words(output)
     if len(output_words) < MIN_LINE_WORDS:
@@ -90,12 +91,8 @@ def find_echoes(output: str, *, instruction: str = "", definitions: list[str] = 
         for line in sentences(definition):
             if _line_echoed(output_words, line):
                 found.append(Echo("definition", line))
-    for value in inputs:
-        source = words(value)
-        if len(source) < MIN_LINE_WORDS:
-            continue
-        span = _longest_shared_span(output_words, source)
-        needed = min(MIN_INPUT_SPAN, len(source))
-        if span >= needed and span * 2 >= len(output_words):
-            found.append(Echo("input", " ".join(source[:12])))
+    if len(output_words) >= MIN_INPUT_ECHO_WORDS:
+        for value in inputs:
+            if copy_fraction(output, value, run=MIN_LINE_WORDS) >= INPUT_ECHO_SHARE:
+                found.append(Echo("input", " ".join(words(value)[:12])))
     return found

@@ -175,9 +175,12 @@ class RawTextAdapter(Adapter):
         for output in outputs:
             text = output.get("text") if isinstance(output, dict) else output
             value = self.parse_with_inputs(signature, text or "", inputs)
-            value[ECHOES] = find_echoes(
-                value[RAW], instruction=signature.instructions, definitions=definitions, inputs=input_texts
-            )
+            # Prompt lines are looked for in the whole reply; input copies field by field, so two short
+            # extracted spans (a bridge entity and an answer) do not add up to an "echo".
+            answers = [str(value[name]) for name in signature.output_fields if value.get(name)] or [value[RAW]]
+            echoes = find_echoes(value[RAW], instruction=signature.instructions, definitions=definitions)
+            echoes += [echo for answer in answers for echo in find_echoes(answer, inputs=input_texts)]
+            value[ECHOES] = list(dict.fromkeys(echoes))
             values.append(value)
         return values
 

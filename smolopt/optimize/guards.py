@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from smolopt.adapters.echo import words
+from smolopt.adapters.echo import copy_fraction
 from smolopt.adapters.parsing import normalize
 
 MIN_COPY_RUN = 6
@@ -25,20 +25,6 @@ def extract_instruction(reply: str) -> str:
     return reply.replace("```", "").strip()
 
 
-def copy_fraction(text: str, source: str, run: int = MIN_COPY_RUN) -> float:
-    """Share of `text`'s words that sit inside a run of `run`+ words also found in `source`."""
-    text_words, source_words = words(text), words(source)
-    if len(text_words) < run:
-        return 0.0
-    grams = {tuple(source_words[i:i + run]) for i in range(len(source_words) - run + 1)}
-    covered = [False] * len(text_words)
-    for i in range(len(text_words) - run + 1):
-        if tuple(text_words[i:i + run]) in grams:
-            for j in range(i, i + run):
-                covered[j] = True
-    return sum(covered) / len(text_words)
-
-
 def rejection_reason(proposal: str, finish_reason: str, prompt: str, current: str) -> str | None:
     """Why a proposed instruction must not be evaluated, or None when it may be."""
     if not proposal.strip():
@@ -48,7 +34,7 @@ def rejection_reason(proposal: str, finish_reason: str, prompt: str, current: st
     if normalize(proposal) == normalize(current):
         return "proposal repeats the current instruction"
     prompt_without_current = prompt.replace(current, " ")
-    share = copy_fraction(proposal, prompt_without_current)
+    share = copy_fraction(proposal, prompt_without_current, run=MIN_COPY_RUN)
     if share >= MAX_COPY_FRACTION:
         return f"proposal copies its own prompt ({share:.0%} of its words)"
     return None

@@ -7,7 +7,6 @@ from collections import Counter
 import dspy
 
 from smolopt.adapters import ECHOES
-from smolopt.adapters.echo import words
 
 INPUTS = ("question", "context")
 GOLD = ("answer", "supporting_titles")
@@ -61,16 +60,8 @@ class MultiHop(dspy.Module):
         # The verify prediction is returned itself, so its parse-failure markers reach the evaluation core.
         pred.bridge = r.get("bridge")
         pred.candidate = r.get("candidate")
-        if ECHOES in r or ECHOES in pred:  # echoes in either hop count for the example
-            copied = [value for value in (r.get("candidate"), r.get("bridge")) if value]
-            kept = [echo for echo in pred.get(ECHOES) or [] if not _copies(echo, copied)]
-            pred[ECHOES] = list(r.get(ECHOES) or []) + kept
+        pred[ECHOES] = list(r.get(ECHOES) or []) + list(pred.get(ECHOES) or [])  # echoes in either hop count
         return pred
-
-
-def _copies(echo, values) -> bool:
-    """An "input" echo that is verify repeating the candidate (or bridge): the intended answer, not an echo."""
-    return echo.kind == "input" and any(echo.line == " ".join(words(value)[:12]) for value in values)
 
 
 def program() -> dspy.Module:
