@@ -49,3 +49,20 @@ def test_few_shot_injection_is_balanced_ordered_and_uses_failures():
     assert labels == ["negative", "neutral", "positive"]
     demos = proposer.demos("self", ids)
     assert demos[0] == {"id": ids[0], "text": proposer.by_id[ids[0]].text, "sentiment": "negative"}
+
+
+def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
+    import json
+
+    from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
+
+    probe_dir = tmp_path / "20261121-120000-probe-sentiment"
+    probe_dir.mkdir()
+    (probe_dir / "probe.json").write_text(json.dumps({"rule_budget": {"smollm2-135m": {"sentiment": 1}}}))
+    assert probed_rule_budget("smollm2-135m", "sentiment", tmp_path) == 1
+    assert probed_rule_budget("smollm2-135m", "agent_monitor", tmp_path) is None
+    seed = {"self": "Classify the text.", "self.demos": "[]"}
+    grown = {"self": "Classify the text. Praise is positive. Complaints are negative. Facts are neutral. Prices are neutral.",
+             "self.demos": "[]"}
+    assert added_sentences(seed, grown) == 4
+    assert past_budget(4, budget=1) and not past_budget(3, budget=1) and not past_budget(4, budget=4)

@@ -86,3 +86,12 @@ def test_models_lists_entries_and_reachability(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "smollm2-135m" in done.stdout and "SmolLM2-135M-Instruct.Q4_1.gguf" in done.stdout
     assert "not reachable" in done.stdout and "OPENAI_API_KEY unset" in done.stdout
+
+
+def test_tasks_lists_every_task_with_its_sizes(tmp_path):
+    done = smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "tasks")
+    assert done.returncode == 0, done.stderr
+    for name in ("sentiment", "agent_monitor", "multihop_qa", "commonsense_mc"):
+        assert name in done.stdout
+    sentiment = next(line for line in done.stdout.splitlines() if "sentiment" in line)
+    assert sentiment.count("24") == 3  # train, val, test

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import dspy
@@ -42,14 +43,20 @@ class ProposalRecord:
     text: str = ""
 
 
-@dataclass
 class Journal:
-    """Every proposal made during the run, in order."""
+    """Every proposal made during the run, in order; kept in proposals.jsonl so a resume adds to it."""
 
-    records: list[ProposalRecord] = field(default_factory=list)
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.records: list[ProposalRecord] = []
+        if path is not None and path.exists():
+            self.records = [ProposalRecord(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
     def add(self, record: ProposalRecord) -> None:
         self.records.append(record)
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(asdict(record)) + "\n")
 
     @property
     def rejected(self) -> list[ProposalRecord]:

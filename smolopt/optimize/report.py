@@ -6,7 +6,7 @@ from smolopt.optimize.candidate import decode_demos, demos_key, is_demos_key
 from smolopt.optimize.runner import OptimizeResult
 from smolopt.report import markdown_table, pct
 
-ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "prompt tokens/call", "demos"]
+ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
 
 
@@ -22,6 +22,7 @@ def iteration_rows(result: OptimizeResult) -> list[list[str]]:
             pct(row["val"]),
             f"{tokens:.0f}" if tokens is not None else "-",
             str(row["demos"]),
+            row["flag"],
         ])
     return rows
 
@@ -64,6 +65,7 @@ def markdown(result: OptimizeResult) -> str:
         f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
         f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
         f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",
+        f"- rule budget from the newest probe of this model and task: {result.extra.get('rule_budget', 'none')}",
         "",
         "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals)",
         "",

@@ -23,6 +23,7 @@ from smolopt.optimize.candidate import apply_candidate, demo_count, is_demos_key
 from smolopt.optimize.fewshot import FewShotProposer, bias_order
 from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
 from smolopt.optimize.reflection import ReflectiveProposer
+from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
 from smolopt.program_io import save_program
 from smolopt.runs import Run
 from smolopt.stats import bootstrap_interval
@@ -129,8 +130,14 @@ def _minibatch(scores: list[float] | None) -> str:
     return "" if not scores else f"{sum(scores):g}/{len(scores)}"
 
 
-def iteration_table(result, accepted: list[dict], tokens: dict[str, float]) -> list[dict]:
-    """The baseline, then each accepted candidate: iteration, parent, minibatch and val scores, size."""
+def flag(seed: dict[str, str], candidate: dict[str, str], budget: int | None) -> str:
+    added = added_sentences(seed, candidate)
+    return f"+{added} sentences, past the rule budget {budget}" if budget is not None and past_budget(added, budget) else ""
+
+
+def iteration_table(result, accepted: list[dict], tokens: dict[str, float], budget: int | None) -> list[dict]:
+    """The baseline, then each accepted candidate: iteration, parent, minibatch and val scores, size,
+    and a flag when its instruction is far past the probed rule budget."""
     found = {row["candidate"]: row for row in accepted}
     table = []
     for index, candidate in enumerate(result.candidates):
@@ -144,6 +151,7 @@ def iteration_table(result, accepted: list[dict], tokens: dict[str, float]) -> l
             "val": result.val_aggregate_scores[index],
             "prompt_tokens": tokens.get(json.dumps(candidate, sort_keys=True)),
             "demos": demo_count(candidate),
+            "flag": flag(result.candidates[0], candidate, budget),
         })
     return table
 
@@ -176,7 +184,7 @@ def optimize(
     baseline_train = evaluate(task, program, train, lm, split="train")
     order = bias_order(task.labels, baseline_train.predicted_distribution(), baseline_train.gold_distribution()) if task.labels else []
     fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed)
-    journal = Journal()
+    journal = Journal(run.path / "proposals.jsonl")
     adapter = SmoloptGEPAAdapter(task, program, lm, fewshot, reflector, journal)
 
     candidate0 = seed_candidate(program)
@@ -201,6 +209,7 @@ def optimize(
         display_progress_bar=False,
     )
     best = result.best_candidate
+    rule_budget = probed_rule_budget(student, task.name)
     optimized = apply_candidate(program, best)
     save_program(optimized, run.path / "program.json")
 
@@ -218,13 +227,13 @@ def optimize(
         best=best,
         baseline_test=baseline_test,
         optimized_test=optimized_test,
-        iterations=iteration_table(result, accepted, adapter.prompt_tokens),
+        iterations=iteration_table(result, accepted, adapter.prompt_tokens, rule_budget),
         journal=journal,
         metric_calls=result.total_metric_calls or adapter.metric_calls,
         lm_calls=models.log.made,
         cached_calls=models.log.cached,
         wall_s=time.perf_counter() - start,
-        extra={"demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
+        extra={"rule_budget": rule_budget, "demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
     )
 
 
