@@ -81,3 +81,12 @@ def test_killed_optimization_resumes_without_repeating_finished_calls(smolopt_cl
     assert len(made) == len(set(made)), "a finished call was made twice"
     assert any(c["cached"] for c in resumed), "the resumed run served nothing from the cache"
     assert (calls_file.parent / "results.json").exists()
+
+
+def test_both_predictors_of_a_two_step_program_are_optimized_and_reported(smolopt_cli, tmp_path):
+    done = smolopt_cli("optimize", "multihop_qa", "--budget", "16", "--reflection", "none")
+    assert done.returncode == 0, done.stderr
+    assert "prompt: reason" in done.stdout and "prompt: verify" in done.stdout
+    run_dir = next((tmp_path / "runs").glob("*-optimize-multihop_qa"))
+    proposals = [json.loads(line) for line in (run_dir / "proposals.jsonl").read_text().splitlines()]
+    assert {p["component"] for p in proposals} == {"reason.demos", "verify.demos"}  # round robin over both modules

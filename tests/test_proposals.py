@@ -66,3 +66,17 @@ def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
              "self.demos": "[]"}
     assert added_sentences(seed, grown) == 4
     assert past_budget(4, budget=1) and not past_budget(3, budget=1) and not past_budget(4, budget=4)
+
+
+def test_a_val_gain_within_noise_keeps_the_seed():
+    from types import SimpleNamespace
+
+    from smolopt.optimize.runner import choose
+
+    seed = {i: float(i % 2) for i in range(24)}
+    lucky = {**seed, 0: 1.0, 2: 1.0}  # two more right answers out of 24
+    solid = {i: 1.0 for i in range(24)}
+    result = SimpleNamespace(best_idx=1, val_subscores=[seed, lucky])
+    assert choose(result)[0] == 0 and "kept the seed" in choose(result)[1]
+    result = SimpleNamespace(best_idx=1, val_subscores=[seed, solid])
+    assert choose(result)[0] == 1

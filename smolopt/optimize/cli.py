@@ -81,6 +81,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     run.write_text("report.md", markdown(result))
     if not args.quiet:
         console.print(f"[bold]proposers:[/bold] {result.reflection_note}")
+        console.print(f"[bold]choice:[/bold] {result.extra['choice']}")
         console.print(rich_table("accepted candidates", ITERATION_HEADERS, iteration_rows(result)))
         console.print(rich_table("test split (95% bootstrap interval)", SUMMARY_HEADERS, summary_rows(result)))
         for name, before, after in prompt_pairs(result):

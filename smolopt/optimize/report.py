@@ -62,6 +62,7 @@ def markdown(result: OptimizeResult) -> str:
         f"# smolopt optimize: {result.task} on {result.student}",
         "",
         f"- proposers: {result.reflection_note}",
+        f"- choice: {result.extra['choice']}",
         f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
         f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
         f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",

@@ -26,7 +26,7 @@ from smolopt.optimize.reflection import ReflectiveProposer
 from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
 from smolopt.program_io import save_program
 from smolopt.runs import Run
-from smolopt.stats import bootstrap_interval
+from smolopt.stats import bootstrap_interval, paired_difference_interval
 from smolopt.tasks import Task
 
 BUDGETS = {"light": 240, "medium": 480, "heavy": 960}
@@ -130,6 +130,26 @@ def _minibatch(scores: list[float] | None) -> str:
     return "" if not scores else f"{sum(scores):g}/{len(scores)}"
 
 
+def choose(result) -> tuple[int, str]:
+    """The candidate to ship: GEPA's best on val, but only when its gain over the seed is more than noise.
+
+    With a couple of dozen validation examples a two-example gain is luck as often as not; a paired
+    bootstrap interval of (best - seed) over the same val examples has to lie above zero.
+    """
+    best = result.best_idx
+    if best == 0:
+        return 0, "the seed scored best on val"
+    ids = sorted(result.val_subscores[0], key=str)
+    seed_scores = [result.val_subscores[0][i] for i in ids]
+    best_scores = [result.val_subscores[best].get(i, 0.0) for i in ids]
+    low, high = paired_difference_interval(seed_scores, best_scores)
+    gain = (sum(best_scores) - sum(seed_scores)) / len(ids)
+    shown = f"candidate {best}'s val gain {100 * gain:+.1f} pts (95% interval {100 * low:+.1f} to {100 * high:+.1f})"
+    if low > 0:
+        return best, f"chose {shown}"
+    return 0, f"kept the seed: {shown} includes no gain"
+
+
 def flag(seed: dict[str, str], candidate: dict[str, str], budget: int | None) -> str:
     added = added_sentences(seed, candidate)
     return f"+{added} sentences, past the rule budget {budget}" if budget is not None and past_budget(added, budget) else ""
@@ -208,7 +228,8 @@ def optimize(
         seed=seed,
         display_progress_bar=False,
     )
-    best = result.best_candidate
+    chosen, choice_note = choose(result)
+    best = result.candidates[chosen]
     rule_budget = probed_rule_budget(student, task.name)
     optimized = apply_candidate(program, best)
     save_program(optimized, run.path / "program.json")
@@ -233,7 +254,7 @@ def optimize(
         lm_calls=models.log.made,
         cached_calls=models.log.cached,
         wall_s=time.perf_counter() - start,
-        extra={"rule_budget": rule_budget, "demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
+        extra={"choice": choice_note, "rule_budget": rule_budget, "demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
     )
 
 
