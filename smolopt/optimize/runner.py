@@ -46,16 +46,20 @@ def parse_budget(text: str) -> int:
 
 
 class ComponentCycle:
-    """Round robin over the components a run may change (only demos when there is no reflection)."""
+    """Round robin over the components a run may change (only demos when there is no reflection).
+
+    One counter for the whole run: every iteration moves to the next module, whichever candidate
+    it starts from (a per-candidate counter would keep giving each new child its first module).
+    """
 
     def __init__(self, components: list[str]):
         self.components = components
-        self._next: dict[int, int] = {}
+        self._turn = 0
 
     def __call__(self, state, trajectories, subsample_scores, candidate_idx, candidate) -> list[str]:
-        index = self._next.get(candidate_idx, 0)
-        self._next[candidate_idx] = index + 1
-        return [self.components[index % len(self.components)]]
+        component = self.components[self._turn % len(self.components)]
+        self._turn += 1
+        return [component]
 
 
 class Tracker(GEPACallback):
