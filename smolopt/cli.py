@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -35,30 +36,58 @@ def progress_bar(quiet: bool = False) -> Progress:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from smolopt.backends.embedded import is_serving, resolve_gguf
+    from smolopt.backends.embedded import resolve_gguf, served_models
     from smolopt.registry import load_registry
     from smolopt.report import rich_table
 
     registry = load_registry(args.registry)
     rows = []
     for spec in registry.models.values():
+        serves = spec.model or spec.name
         if spec.provider == "embedded":
             try:
-                where = str(resolve_gguf(spec).name)
-                status = "ready (started on demand)"
+                serves = resolve_gguf(spec).name
+                status = "ready: started on demand"
             except SmoloptError as err:
-                where, status = spec.gguf, f"missing: {err}"
+                status = f"missing: {err}"
+            where = "127.0.0.1 (embedded)"
         else:
             where = spec.base_url
-            missing_key = spec.api_key_env and not __import__("os").environ.get(spec.api_key_env)
-            if missing_key:
+            if spec.api_key_env and not os.environ.get(spec.api_key_env):
                 status = f"no key (${spec.api_key_env} unset)"
+            elif (listed := served_models(spec.base_url.rstrip("/"))) is None:
+                status = "not reachable"
             else:
-                status = "reachable" if is_serving(spec.base_url.rstrip("/"), timeout=2.0) else "not reachable"
-        serves = spec.model or spec.name
+                status = "reachable, serving " + (", ".join(listed[:3]) or "no models")
         role = " (default)" if spec.name == registry.default_student else (" (reflection)" if spec.name == registry.default_reflection else "")
         rows.append((spec.name + role, spec.provider, serves, where, status))
     console.print(rich_table(f"models in {registry.path}", ["name", "provider", "serves", "where", "status"], rows))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Keep one embedded server running so later commands reuse it (give the entry a fixed `port`)."""
+    import time
+
+    from smolopt.backends.embedded import EmbeddedServer
+    from smolopt.registry import load_registry
+
+    spec = load_registry(args.registry).get(args.model)
+    if spec.provider != "embedded":
+        raise SmoloptError(f"model '{spec.name}' is served by {spec.provider}, not by smolopt")
+    if spec.port is None:
+        raise SmoloptError(f"model '{spec.name}' has no 'port' in the registry; set one so other commands can find the server")
+    server = EmbeddedServer(spec)
+    url = server.start()
+    if server.process is None:
+        console.print(f"{spec.name} is already served at {url}")
+        return 0
+    console.print(f"serving {spec.name} at {url} (Ctrl-C stops it)")
+    try:
+        while server.process.poll() is None:
+            time.sleep(1)
+    finally:
+        server.stop()
     return 0
 
 
@@ -106,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="list the models in the registry and whether each is reachable").set_defaults(func=cmd_models)
     sub.add_parser("tasks", help="list the tasks under ./tasks with their sizes").set_defaults(func=cmd_tasks)
+    serve = sub.add_parser("serve", help="run an embedded model's server until Ctrl-C, for other commands to reuse")
+    serve.add_argument("--model", default=None)
+    serve.set_defaults(func=cmd_serve)
 
     ev = sub.add_parser("eval", help="evaluate a program on a task split")
     ev.add_argument("task")

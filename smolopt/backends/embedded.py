@@ -41,12 +41,22 @@ def resolve_gguf(spec: ModelSpec) -> Path:
     return path
 
 
-def is_serving(base_url: str, timeout: float = 2.0) -> bool:
-    """True when an OpenAI-compatible server answers GET /models at base_url."""
+def served_models(base_url: str, timeout: float = 2.0) -> list[str] | None:
+    """The model ids an OpenAI-compatible server lists at GET /models, or None when it does not answer."""
     try:
-        return httpx.get(f"{base_url}/models", timeout=timeout).status_code == 200
+        reply = httpx.get(f"{base_url}/models", timeout=timeout)
     except httpx.HTTPError:
-        return False
+        return None
+    if reply.status_code != 200:
+        return None
+    try:
+        return [str(entry.get("id")) for entry in reply.json().get("data", [])]
+    except (ValueError, AttributeError):
+        return []
+
+
+def is_serving(base_url: str, timeout: float = 2.0) -> bool:
+    return served_models(base_url, timeout) is not None
 
 
 def _free_port() -> int:
