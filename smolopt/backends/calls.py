@@ -56,9 +56,6 @@ class CallCache:
             self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, json.dumps(asdict(completion))))
             self._db.commit()
 
-    def __len__(self) -> int:
-        with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
 
 
 @dataclass
