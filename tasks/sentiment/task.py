@@ -15,8 +15,13 @@ class Sentiment(dspy.Signature):
     """Classify the sentiment of the text."""
 
     text: str = dspy.InputField()
+    # A 135M model often answers with an adjective ("Awful.") instead of a label.
     sentiment: Literal["positive", "negative", "neutral"] = dspy.OutputField(
-        synonyms={"pos": "positive", "neg": "negative", "neu": "neutral", "mixed": "neutral"}
+        synonyms={
+            "pos": "positive", "good": "positive", "great": "positive", "excellent": "positive", "happy": "positive",
+            "neg": "negative", "bad": "negative", "awful": "negative", "terrible": "negative", "poor": "negative",
+            "neu": "neutral", "mixed": "neutral", "factual": "neutral", "objective": "neutral",
+        }
     )
 
 
