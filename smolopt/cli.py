@@ -156,6 +156,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def user_error(err: BaseException | None) -> SmoloptError | None:
+    """The SmoloptError behind an exception, however many layers (DSPy's LM errors) wrap it."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, SmoloptError):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -166,8 +177,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except SmoloptError as err:
-        err_console.print(f"smolopt: error: {err}", highlight=False, soft_wrap=True)
+    except Exception as err:  # noqa: BLE001 - a SmoloptError may arrive wrapped by DSPy or GEPA
+        cause = user_error(err)
+        if cause is None:
+            raise
+        err_console.print(f"smolopt: error: {cause}", highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("smolopt: interrupted; finished work is saved in the run directory")

@@ -19,6 +19,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, Echo, RawTextAdapter
 from smolopt.backends.calls import collect_calls
+from smolopt.errors import ContextOverflow
 from smolopt.tasks import Task
 
 Progress = Callable[[int, int], None]
@@ -139,6 +140,13 @@ def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Predict
     return float(verdict.score), str(verdict.feedback), True
 
 
+def _cause(err: BaseException | None) -> BaseException | None:
+    """The innermost cause of an exception chain."""
+    while err is not None and (err.__cause__ or err.__context__) is not None:
+        err = err.__cause__ or err.__context__
+    return err
+
+
 def run_example(
     task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, capture_trace: bool = False
 ) -> ExampleResult:
@@ -149,6 +157,10 @@ def run_example(
             prediction = program(**example.inputs())
         except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
             prediction = dspy.Prediction(**{RAW: err.lm_response or "", PARSE_ERROR: "the adapter could not parse the reply"})
+        except Exception as err:  # noqa: BLE001 - DSPy wraps the client's errors; only an overflow is the prompt's fault
+            if not isinstance(overflow := _cause(err), ContextOverflow):
+                raise
+            prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: f"the prompt does not fit the model's context ({overflow})"})
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
     score, feedback, parsed = score_prediction(task, example, prediction)

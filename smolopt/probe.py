@@ -35,6 +35,7 @@ from smolopt.adapters import RawTextAdapter
 from smolopt.adapters.echo import EchoKind
 from smolopt.errors import SmoloptError
 from smolopt.evaluate import EvalResult, Progress, evaluate
+from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
 from smolopt.optimize.candidate import apply_candidate, demos_key, encode_demos, is_demos_key, seed_candidate
 from smolopt.registry import ModelSpec
 from smolopt.report import pct
@@ -46,7 +47,6 @@ RULE_COUNTS = (0, 1, 2, 4, 8, 16)
 DEMO_COUNTS = (0, 1, 2, 4, 8)
 ORDERINGS = 3
 PROHIBITION = "DO NOT repeat the input."
-CHARS_PER_TOKEN = 4  # the rough estimate the plan uses to keep prompts inside the context
 ECHO_KINDS: tuple[str, ...] = typing.get_args(EchoKind)
 PROMPT_PROBLEM = "prompt problem"
 CAPACITY_PROBLEM = "capacity problem"
@@ -403,23 +403,6 @@ def with_demos(candidate: dict[str, str], program: dspy.Module, task: Task, exam
     return built
 
 
-def estimate_prompt_tokens(program: dspy.Module, adapter: dspy.Adapter, examples: Sequence[dspy.Example]) -> int:
-    """The longest prompt any predictor would get over `examples`, at CHARS_PER_TOKEN characters a token.
-
-    The prompt is formatted by the adapter that will send it, so its boilerplate counts too.
-    Inputs a predictor only gets at run time (an earlier predictor's output) are not known here;
-    they are short next to demos and traces.
-    """
-    longest = 0
-    for _, predictor in program.named_predictors():
-        fields = predictor.signature.input_fields
-        for example in examples:
-            inputs = {key: value for key, value in example.inputs().items() if key in fields}
-            messages = adapter.format(predictor.signature, predictor.demos, inputs)
-            longest = max(longest, sum(len(str(message["content"])) for message in messages))
-    return math.ceil(longest / CHARS_PER_TOKEN)
-
-
 def _variants(task: Task, program: dspy.Module) -> list[Variant]:
     """Every variant of the probe, in the order they run (the seed first: it anchors every curve)."""
     seed = seed_candidate(program)
@@ -458,7 +441,7 @@ def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbeP
             continue
         built = apply_candidate(program, variant.candidate)
         variant.estimated_prompt_tokens = estimate_prompt_tokens(built, ADAPTERS[variant.adapter](), examples)
-        if variant.estimated_prompt_tokens + spec.max_tokens > spec.context_length:
+        if variant.estimated_prompt_tokens > prompt_room(spec):
             variant.skipped = (
                 f"about {variant.estimated_prompt_tokens} prompt tokens + {spec.max_tokens} to answer "
                 f"exceed the {spec.context_length}-token context"
@@ -469,7 +452,7 @@ def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbeP
 def run_probe(plan: ProbePlan, lm: dspy.LM, *, progress: Progress | None = None) -> TaskProbe:
     """Evaluate every planned variant with `lm`; progress counts examples over `plan.total_steps`.
 
-    A variant whose calls fail (a prompt the 4-characters-a-token estimate put just inside the
+    A variant whose calls fail (a prompt the characters-a-token estimate put just inside the
     context can still overflow it) is recorded as not measured, so one bad variant does not cost
     the minutes already spent; a failing seed means the model itself is unusable, so it raises.
     """

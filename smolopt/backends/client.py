@@ -14,7 +14,7 @@ import time
 import httpx
 
 from smolopt.backends.calls import CallCache, CallLog, Completion, announce, request_key
-from smolopt.errors import SmoloptError
+from smolopt.errors import ContextOverflow, SmoloptError
 from smolopt.registry import ModelSpec
 
 
@@ -95,7 +95,8 @@ class LocalClient:
             latency = time.perf_counter() - start
             if response.status_code >= 400:
                 detail = response.text.strip().replace("\n", " ")[:200]
-                raise SmoloptError(
+                error = ContextOverflow if response.status_code == 400 and "context" in detail.lower() else SmoloptError
+                raise error(
                     f"model '{self.spec.name}' at {self.base_url} answered HTTP {response.status_code}: {detail}"
                 )
             return _completion(response.json(), latency, self.spec.name)

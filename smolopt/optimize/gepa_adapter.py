@@ -29,6 +29,7 @@ from smolopt.evaluate import run_example
 from smolopt.optimize.candidate import apply_candidate, decode_demos, demos_key, encode_demos, is_demos_key, predictor_of
 from smolopt.optimize.fewshot import FewShotProposer
 from smolopt.optimize.reflection import ReflectiveProposer
+from smolopt.prompt_size import estimate_prompt_tokens
 from smolopt.tasks import Task
 
 
@@ -80,6 +81,8 @@ class SmoloptGEPAAdapter:
         fewshot: FewShotProposer,
         reflector: ReflectiveProposer | None,
         journal: Journal | None = None,
+        prompt_room: int | None = None,
+        sizing_examples: list[dspy.Example] | None = None,
     ):
         self.task = task
         self.program = program
@@ -89,6 +92,9 @@ class SmoloptGEPAAdapter:
         self.journal = journal or Journal()
         self.raw_adapter = RawTextAdapter()
         self.metric_calls = 0
+        # Demos are dropped until the longest prompt over these examples fits in prompt_room tokens.
+        self.prompt_room = prompt_room
+        self.sizing_examples = sizing_examples or fewshot.trainset
         # prompt tokens per LM call, by candidate (the iteration table's "prompt length")
         self.prompt_tokens: dict[str, float] = {}
 
@@ -141,9 +147,19 @@ class SmoloptGEPAAdapter:
         current = [str(demo.get("id")) for demo in decode_demos(candidate[demos_key(predictor)]) if "id" in demo]
         failing = [str(r["example_id"]) for r in records if r.get("score", 0.0) < 1.0]
         ids = self.fewshot.propose(predictor, current, failing)
-        text = encode_demos(self.fewshot.demos(predictor, ids))
-        self.journal.add(ProposalRecord(demos_key(predictor), "few-shot", True, f"{len(ids)} demos", text))
+        demos = self.fewshot.demos(predictor, ids)
+        while demos and not self._fits(candidate, predictor, demos):
+            demos = demos[:-1]
+        text = encode_demos(demos)
+        dropped = f" ({len(ids) - len(demos)} dropped to fit the context)" if len(demos) < len(ids) else ""
+        self.journal.add(ProposalRecord(demos_key(predictor), "few-shot", True, f"{len(demos)} demos{dropped}", text))
         return text
+
+    def _fits(self, candidate: dict[str, str], predictor: str, demos: list[dict]) -> bool:
+        if self.prompt_room is None:
+            return True
+        built = apply_candidate(self.program, {**candidate, demos_key(predictor): encode_demos(demos)})
+        return estimate_prompt_tokens(built, self.raw_adapter, self.sizing_examples) <= self.prompt_room
 
     def propose_new_texts(
         self, candidate: dict[str, str], reflective_dataset: Mapping[str, Sequence[Mapping[str, Any]]], components_to_update: list[str]

@@ -25,12 +25,14 @@ from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
 from smolopt.optimize.reflection import ReflectiveProposer
 from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
 from smolopt.program_io import save_program
+from smolopt.prompt_size import prompt_room
 from smolopt.runs import Run
 from smolopt.stats import bootstrap_interval, paired_difference_interval
 from smolopt.tasks import Task
 
 BUDGETS = {"light": 240, "medium": 480, "heavy": 960}
 MINIBATCH = 4
+CONTEXT_MARGIN = 0.9  # the characters-per-token estimate is rough: keep a tenth of the context spare
 
 # progress(metric_calls_done, budget, best_val_score_so_far)
 OptimizeProgress = Callable[[int, int, float], None]
@@ -209,7 +211,8 @@ def optimize(
     order = bias_order(task.labels, baseline_train.predicted_distribution(), baseline_train.gold_distribution()) if task.labels else []
     fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed)
     journal = Journal(run.path / "proposals.jsonl")
-    adapter = SmoloptGEPAAdapter(task, program, lm, fewshot, reflector, journal)
+    room = int(prompt_room(models.registry.get(student)) * CONTEXT_MARGIN)
+    adapter = SmoloptGEPAAdapter(task, program, lm, fewshot, reflector, journal, prompt_room=room, sizing_examples=train + val)
 
     candidate0 = seed_candidate(program)
     components = [k for k in candidate0 if is_demos_key(k) or reflector is not None]
