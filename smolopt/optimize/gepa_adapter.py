@@ -23,7 +23,7 @@ from typing import Any
 import dspy
 from gepa import EvaluationBatch
 
-from smolopt.adapters import RawTextAdapter
+from smolopt.adapters import RAW, RawTextAdapter
 from smolopt.adapters.echo import is_prohibition, sentences
 from smolopt.evaluate import run_example
 from smolopt.optimize.candidate import apply_candidate, decode_demos, demos_key, encode_demos, is_demos_key, predictor_of
@@ -132,8 +132,8 @@ class SmoloptGEPAAdapter:
                     if name != predictor:
                         continue
                     records.append({
-                        "Inputs": {k: v for k, v in inputs.items()},
-                        "Generated Outputs": prediction.get("smolopt_raw") or str(prediction),
+                        "Inputs": dict(inputs),
+                        "Generated Outputs": prediction.get(RAW) or str(prediction),
                         "Feedback": result.feedback,
                         "score": result.score,
                         "example_id": result.id,
