@@ -131,38 +131,37 @@ def echo_rates(result: EvalResult) -> dict[str, float]:
     return {kind: sum(any(echo.kind == kind for echo in e.echoes) for e in result.examples) / n for kind in ECHO_KINDS}
 
 
-def measure(variant: Variant, result: EvalResult) -> Measurement:
-    """Reduce an evaluation to the numbers the card shows, keeping per-example scores for later statistics."""
+def _measurement(variant: Variant, **numbers: Any) -> Measurement:
+    """A Measurement carrying the variant's identity; `numbers` are what the evaluation produced."""
     return Measurement(
         name=variant.name,
         group=variant.group,
         k=variant.k,
         ordering=variant.ordering,
         adapter=variant.adapter,
+        estimated_prompt_tokens=variant.estimated_prompt_tokens,
+        demo_ids=variant.demo_ids,
+        **numbers,
+    )
+
+
+def measure(variant: Variant, result: EvalResult) -> Measurement:
+    """Reduce an evaluation to the numbers the card shows, keeping per-example scores for later statistics."""
+    return _measurement(
+        variant,
         accuracy=result.accuracy,
         parse_rate=result.parse_rate,
         echo_rates=echo_rates(result),
         prompt_tokens_per_call=result.per_call("prompt_tokens"),
-        estimated_prompt_tokens=variant.estimated_prompt_tokens,
         predicted=dict(result.predicted_distribution()),
         gold=dict(result.gold_distribution()),
         scores=[e.score for e in result.examples],
-        demo_ids=variant.demo_ids,
     )
 
 
 def not_measured(variant: Variant, reason: str) -> Measurement:
     """A variant that produced no numbers; it stays in the record so the card can say why."""
-    return Measurement(
-        name=variant.name,
-        group=variant.group,
-        k=variant.k,
-        ordering=variant.ordering,
-        adapter=variant.adapter,
-        estimated_prompt_tokens=variant.estimated_prompt_tokens,
-        demo_ids=variant.demo_ids,
-        skipped=reason,
-    )
+    return _measurement(variant, skipped=reason)
 
 
 # ---- pure functions over recorded numbers ---------------------------------------------------

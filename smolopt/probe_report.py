@@ -114,26 +114,28 @@ def bias_table(probe: TaskProbe) -> str:
     return markdown_table(["label", "predicted", "gold"], rows)
 
 
-def count_axis(ax, ks: Sequence[int]) -> list[int]:
-    """Counts double (0, 1, 2, 4, 8, 16), so they are plotted at even positions labelled with the counts."""
+def curve_axes(probe: TaskProbe, ks: Sequence[int]):
+    """A figure whose x axis shows the counts (0, 1, 2, 4, 8, 16) at even steps, with chance drawn in.
+
+    Returns (figure, axes, x positions)."""
+    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
+    ax = fig.add_subplot()
     positions = list(range(len(ks)))
     ax.set_xticks(positions, labels=[str(k) for k in ks])
-    return positions
+    chance, baseline = probe.chance()
+    ax.axhline(chance, color="gray", linestyle=":", label=baseline)
+    return fig, ax, positions
 
 
 def plot_instruction_load(probe: TaskProbe, path: Path) -> Path:
     """Accuracy (left axis) and prompt tokens per call (right axis) against rule count, knee marked."""
     points = [m for m in probe.rule_curve() if m.evaluated]
     ks = [m.k for m in points]
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    xs = count_axis(ax, ks)
+    fig, ax, xs = curve_axes(probe, ks)
     ax.plot(xs, [m.accuracy for m in points], "o-", color="tab:blue", label="accuracy")
     ax.set_xlabel("rules appended to the instruction")
     ax.set_ylabel("accuracy", color="tab:blue")
     ax.set_ylim(0, 1.05)
-    chance, baseline = probe.chance()
-    ax.axhline(chance, color="gray", linestyle=":", label=baseline)
     budget = probe.rule_budget()
     ax.axvline(xs[ks.index(budget)], color="tab:red", linestyle="--", label=f"rule budget = {budget}")
     tokens = ax.twinx()
@@ -151,13 +153,9 @@ def plot_few_shot(probe: TaskProbe, path: Path) -> Path:
     """Mean accuracy against demo count, with the min–max band over orderings."""
     points = [p for p in probe.demo_curve() if p.orderings]
     ks = [p.k for p in points]
-    fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-    ax = fig.add_subplot()
-    xs = count_axis(ax, ks)
+    fig, ax, xs = curve_axes(probe, ks)
     ax.fill_between(xs, [p.min for p in points], [p.max for p in points], color="tab:green", alpha=0.25, label="min–max over orderings")
     ax.plot(xs, [p.mean for p in points], "o-", color="tab:green", label="mean accuracy")
-    chance, baseline = probe.chance()
-    ax.axhline(chance, color="gray", linestyle=":", label=baseline)
     ax.set_xlabel("demos")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1.05)
