@@ -66,7 +66,7 @@ def markdown(result: OptimizeResult) -> str:
         f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
         f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
         f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",
-        f"- rule budget from the newest probe of this model and task: {result.extra.get('rule_budget', 'none')}",
+        f"- rule budget from the newest probe of this model and task: {'none' if result.extra.get('rule_budget') is None else result.extra['rule_budget']}",
         "",
         "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals)",
         "",

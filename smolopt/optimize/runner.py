@@ -133,7 +133,7 @@ class OptimizeResult:
 
 
 def _minibatch(scores: list[float] | None) -> str:
-    return "" if not scores else f"{sum(scores):g}/{len(scores)}"
+    return "" if not scores else f"{round(sum(scores), 2):g}/{len(scores)}"
 
 
 def choose(result) -> tuple[int, str]:
