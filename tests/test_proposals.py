@@ -80,3 +80,29 @@ def test_a_val_gain_within_noise_keeps_the_seed():
     assert choose(result)[0] == 0 and "kept the seed" in choose(result)[1]
     result = SimpleNamespace(best_idx=1, val_subscores=[seed, solid])
     assert choose(result)[0] == 1
+
+
+def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflection(tmp_path):
+    from pathlib import Path
+
+    from smolopt.optimize.candidate import decode_demos, seed_candidate
+    from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
+    from smolopt.tasks import load_task
+
+    class MustNotReflect:
+        def propose(self, *args):
+            raise AssertionError("the echo guard should answer without a reflection call")
+
+    task = load_task(str(Path(__file__).resolve().parent.parent / "tasks" / "sentiment"))
+    program = task.program()
+    fewshot = FewShotProposer(task.split("train"), task.demo_for, task.gold_label, order=["negative", "neutral", "positive"])
+    adapter = SmoloptGEPAAdapter(task, program, lm=None, fewshot=fewshot, reflector=MustNotReflect(), journal=Journal(tmp_path / "p.jsonl"))
+    candidate = {**seed_candidate(program), "self": "Classify the sentiment of the text. DO NOT echo the input."}
+    failing = task.split("train")[0]
+    records = [{"Inputs": {"text": failing.text}, "Generated Outputs": "DO NOT echo the input.", "Feedback": "echoed",
+                "score": 0.0, "example_id": failing.id, "echo_kinds": ["prohibition"]}]
+    updates = adapter.propose_new_texts(candidate, {"self": records}, ["self"])
+    assert updates["self"] == "Classify the sentiment of the text."
+    demos = decode_demos(updates["self.demos"])
+    assert demos and {d["sentiment"] for d in demos} == {"negative", "neutral", "positive"}
+    assert [r.proposer for r in adapter.journal.records] == ["echo guard", "few-shot"]
