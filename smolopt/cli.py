@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from smolopt.errors import SmoloptError
+from smolopt.errors import SmoloptError, found_in
 
 console = Console()
 err_console = Console(stderr=True)
@@ -156,17 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def user_error(err: BaseException | None) -> SmoloptError | None:
-    """The SmoloptError behind an exception, however many layers (DSPy's LM errors) wrap it."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        if isinstance(err, SmoloptError):
-            return err
-        seen.add(id(err))
-        err = err.__cause__ or err.__context__
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -178,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except Exception as err:  # noqa: BLE001 - a SmoloptError may arrive wrapped by DSPy or GEPA
-        cause = user_error(err)
+        cause = found_in(err, SmoloptError)
         if cause is None:
             raise
         err_console.print(f"smolopt: error: {cause}", highlight=False, soft_wrap=True)

@@ -19,7 +19,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, Echo, RawTextAdapter
 from smolopt.backends.calls import collect_calls
-from smolopt.errors import ContextOverflow
+from smolopt.errors import ContextOverflow, found_in
 from smolopt.tasks import Task
 
 Progress = Callable[[int, int], None]
@@ -140,13 +140,6 @@ def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Predict
     return float(verdict.score), str(verdict.feedback), True
 
 
-def _cause(err: BaseException | None) -> BaseException | None:
-    """The innermost cause of an exception chain."""
-    while err is not None and (err.__cause__ or err.__context__) is not None:
-        err = err.__cause__ or err.__context__
-    return err
-
-
 def run_example(
     task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, capture_trace: bool = False
 ) -> ExampleResult:
@@ -158,7 +151,7 @@ def run_example(
         except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
             prediction = dspy.Prediction(**{RAW: err.lm_response or "", PARSE_ERROR: "the adapter could not parse the reply"})
         except Exception as err:  # noqa: BLE001 - DSPy wraps the client's errors; only an overflow is the prompt's fault
-            if not isinstance(overflow := _cause(err), ContextOverflow):
+            if (overflow := found_in(err, ContextOverflow)) is None:
                 raise
             prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: f"the prompt does not fit the model's context ({overflow})"})
         trace = list(dspy.settings.trace) if capture_trace else []

@@ -65,3 +65,14 @@ def test_raw_text_adapter_runs_predict_chain_of_thought_and_multi_predictor_prog
     assert "reasoning" in prediction and "answer" in prediction
     assert prediction.smolopt_raw  # the raw text always travels with the prediction
     assert prediction.answer or prediction.smolopt_parse_error
+
+
+def test_a_prompt_longer_than_the_context_scores_zero_instead_of_ending_the_run(registry, proxy):
+    task = load_task(str(ROOT / "tasks" / "sentiment"))
+    program = task.program()
+    program.signature = program.signature.with_instructions("Classify the sentiment of the text. " * 400)
+    with Models(registry) as models:
+        result = evaluate(task, program, task.split("test")[:1], models.lm("smollm2-135m"), split="test")
+    [example] = result.examples
+    assert example.score == 0.0 and not example.parsed
+    assert "does not fit the model's context" in example.feedback
