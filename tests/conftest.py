@@ -8,10 +8,7 @@ which llama-cpp-python ignores) and that each sent `max_tokens` and `temperature
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from smolopt.backends.embedded import EmbeddedServer
+from smolopt.backends.embedded import EmbeddedServer, free_port
 from smolopt.registry import load_registry
+from cli_runner import run_smolopt
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,12 +75,6 @@ def proxy():
     server.stop()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def registry_path(proxy, tmp_path_factory) -> Path:
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
@@ -105,7 +97,7 @@ max_tokens = 48
 
 [models.lmstudio-down]
 provider = "lmstudio"
-base_url = "http://127.0.0.1:{_free_port()}/v1"
+base_url = "http://127.0.0.1:{free_port()}/v1"
 
 [models.hosted-no-key]
 provider = "openai"
@@ -138,11 +130,7 @@ def wire_check(request):
 
 @pytest.fixture
 def smolopt_cli(registry_path, tmp_path):
-    """Run the real `smolopt` console entry in a subprocess, with runs/ in a temp folder."""
+    """Run the real `smolopt` command against the test registry, with runs/ in a temp folder."""
     def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, "SMOLOPT_RUNS": str(tmp_path / "runs"), "SMOLOPT_TASKS": str(ROOT / "tasks"), "COLUMNS": "200"}
-        return subprocess.run(
-            [sys.executable, "-m", "smolopt.cli", "--registry", str(registry_path), *args],
-            capture_output=True, text=True, env=env, timeout=timeout, cwd=tmp_path,
-        )
+        return run_smolopt(tmp_path, "--registry", str(registry_path), *args, timeout=timeout)
     return run

@@ -1,13 +1,13 @@
 """The main job: `smolopt optimize` on the embedded model, offline, with guarded proposals and resume."""
 
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
+
+from cli_runner import cli_command, cli_env
 
 from smolopt.optimize.runner import optimize
 from smolopt.runs import new_run
@@ -56,10 +56,8 @@ def test_optimize_prints_tables_and_the_saved_program_evaluates(smolopt_cli, tmp
 
 def test_killed_optimization_resumes_without_repeating_finished_calls(smolopt_cli, registry_path, tmp_path):
     env_runs = tmp_path / "runs"
-    cmd = [sys.executable, "-m", "smolopt.cli", "--registry", str(registry_path), "optimize", "sentiment",
-           "--budget", "80", "--reflection", "none", "--quiet"]
-    env = {**os.environ, "SMOLOPT_RUNS": str(env_runs), "SMOLOPT_TASKS": str(ROOT / "tasks")}
-    process = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = cli_command("--registry", str(registry_path), "optimize", "sentiment", "--budget", "80", "--reflection", "none", "--quiet")
+    process = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     calls_file = None
     while time.time() < deadline:

@@ -1,11 +1,10 @@
 """Bad input gets one line naming the file, entry and key, a non-zero exit, and no traceback."""
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run_smolopt
 
 from smolopt.errors import SmoloptError
 from smolopt.registry import load_registry
@@ -20,8 +19,7 @@ def write(tmp_path, text: str) -> Path:
 
 
 def smolopt(tmp_path, *args, env_extra=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SMOLOPT_RUNS": str(tmp_path / "runs"), "SMOLOPT_TASKS": str(ROOT / "tasks"), "COLUMNS": "200", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "smolopt.cli", *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    return run_smolopt(tmp_path, *args, env_extra=env_extra, timeout=120)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, *needles: str) -> None:

@@ -59,7 +59,7 @@ def is_serving(base_url: str, timeout: float = 2.0) -> bool:
     return served_models(base_url, timeout) is not None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -75,7 +75,7 @@ class EmbeddedServer:
 
     def start(self) -> str:
         """Start (or reuse) the server and return its base URL."""
-        port = self.spec.port or _free_port()
+        port = self.spec.port or free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
         if self.spec.port and is_serving(self.base_url):
             return self.base_url

@@ -1,0 +1,24 @@
+"""How the tests run the real `smolopt` command: a subprocess with runs/ in a temp folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "smolopt.cli", *args]
+
+
+def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Runs under tmp_path/runs, the repository's tasks, and a wide terminal so tables do not wrap."""
+    return {**os.environ, "SMOLOPT_RUNS": str(tmp_path / "runs"), "SMOLOPT_TASKS": str(ROOT / "tasks"), "COLUMNS": "200", **extra}
+
+
+def run_smolopt(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, env=cli_env(tmp_path, **(env_extra or {})),
+                          cwd=tmp_path, timeout=timeout)
