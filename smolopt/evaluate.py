@@ -17,7 +17,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, Echo, RawTextAdapter
+from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, UNCALIBRATED, Echo, RawTextAdapter
 from smolopt.backends.calls import collect_calls
 from smolopt.errors import ContextOverflow, found_in
 from smolopt.tasks import Task
@@ -41,6 +41,7 @@ class ExampleResult:
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    uncalibrated: str | None = None  # the label a calibrated format chose before calibration
     trace: list = field(default_factory=list, repr=False)  # (predictor, inputs, prediction) when captured
 
     def to_json(self) -> dict[str, Any]:
@@ -81,6 +82,12 @@ class EvalResult:
     def predicted_distribution(self) -> Counter:
         return Counter(e.predicted if e.parsed else "(unparsed)" for e in self.examples)
 
+    def uncalibrated_distribution(self) -> Counter | None:
+        """Labels before calibration, when a calibrated format answered (else None)."""
+        if not any(e.uncalibrated for e in self.examples):
+            return None
+        return Counter(e.uncalibrated or e.predicted or "(unparsed)" for e in self.examples)
+
     def gold_distribution(self) -> Counter:
         return Counter(e.gold for e in self.examples)
 
@@ -107,6 +114,7 @@ class EvalResult:
             "echo_rate": self.echo_rate,
             "echo_counts": dict(self.echo_counts()),
             "predicted_distribution": dict(self.predicted_distribution()),
+            "uncalibrated_distribution": dict(before) if (before := self.uncalibrated_distribution()) else None,
             "gold_distribution": dict(self.gold_distribution()),
             "calls_per_example": self.calls_per_example,
             "prompt_tokens_per_call": self.per_call("prompt_tokens"),
@@ -174,6 +182,7 @@ def run_example(
         prompt_tokens=sum(c.prompt_tokens for c in calls),
         completion_tokens=sum(c.completion_tokens for c in calls),
         latency_s=elapsed,
+        uncalibrated=prediction.get(UNCALIBRATED),
         trace=trace,
     )
 

@@ -36,7 +36,7 @@ from smolopt.adapters.echo import EchoKind
 from smolopt.errors import SmoloptError
 from smolopt.evaluate import EvalResult, Progress, evaluate
 from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
-from smolopt.optimize.candidate import apply_candidate, demos_key, encode_demos, is_demos_key, seed_candidate
+from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
 from smolopt.registry import ModelSpec
 from smolopt.report import pct
 from smolopt.tasks import Task
@@ -356,7 +356,7 @@ def rule_counts(pool: int) -> list[int]:
 
 def with_lines(candidate: dict[str, str], lines: Sequence[str]) -> dict[str, str]:
     """The candidate with `lines` appended, one per line, to every predictor's instruction."""
-    return {key: text if is_demos_key(key) else "\n".join([text.rstrip(), *lines]).strip() for key, text in candidate.items()}
+    return {key: "\n".join([text.rstrip(), *lines]).strip() if is_instruction_key(key) else text for key, text in candidate.items()}
 
 
 def balanced_demos(task: Task, k: int) -> list[dspy.Example]:

@@ -17,6 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from smolopt.errors import SmoloptError
 
 Provider = Literal["embedded", "lmstudio", "ollama", "llamacpp", "vllm", "openai"]
+Capability = Literal["chat", "completions", "logprobs"]
+
+# What each kind of server offers out of the box; an entry's `offers` overrides it. LM Studio and
+# Ollama serve /v1/completions but return no token logprobs there; hosted chat APIs have dropped
+# /v1/completions for most models but give logprobs on chat.
+PROVIDER_OFFERS: dict[str, tuple[Capability, ...]] = {
+    "embedded": ("chat", "completions", "logprobs"),
+    "llamacpp": ("chat", "completions", "logprobs"),
+    "vllm": ("chat", "completions", "logprobs"),
+    "lmstudio": ("chat", "completions"),
+    "ollama": ("chat", "completions"),
+    "openai": ("chat", "logprobs"),
+}
 
 DEFAULT_REGISTRY = Path("models.toml")
 
@@ -47,6 +60,15 @@ class ModelSpec(BaseModel):
     seed: int | None = 0
     timeout: float = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
+    # What the server offers (default: what its provider usually does, see PROVIDER_OFFERS).
+    offers: tuple[Capability, ...] | None = None
+    # How many most-likely tokens a scoring request asks for (hosted APIs allow at most 20).
+    top_logprobs: int = Field(default=20, ge=1, le=100)
+
+    def can(self, capability: Capability) -> bool:
+        """Whether this entry's server offers `capability` (declared, or its provider's default)."""
+        offered = self.offers if self.offers is not None else PROVIDER_OFFERS[self.provider]
+        return capability in offered
 
     def api_key(self) -> str | None:
         """The key from the environment; a missing variable is an error, not an anonymous call."""

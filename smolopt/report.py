@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from rich.table import Table
@@ -13,9 +14,9 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def distribution(result: EvalResult) -> str:
-    """'positive 18 (gold 8) · negative 3 (gold 8) …': the bias at a glance."""
-    predicted, gold = result.predicted_distribution(), result.gold_distribution()
+def distribution(result: EvalResult, predicted: Counter | None = None) -> str:
+    """'positive 18 (gold 8) · negative 3 (gold 8) …': the bias at a glance (of `predicted`, default the answers)."""
+    predicted, gold = predicted or result.predicted_distribution(), result.gold_distribution()
     keys = list(result.labels or []) + sorted(k for k in predicted if k not in (result.labels or []))
     if not result.labels:  # free-text answers: the distribution is only the unparsed share
         return f"unparsed {predicted.get('(unparsed)', 0)} of {result.n}"
@@ -30,6 +31,7 @@ def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
         ("parse rate", pct(result.parse_rate)),
         ("echo rate", f"{pct(result.echo_rate)} ({echo_counts})"),
         ("labels predicted", distribution(result)),
+        *([("labels before calibration", distribution(result, before))] if (before := result.uncalibrated_distribution()) else []),
         ("LM calls / example", f"{result.calls_per_example:.2f}"),
         ("prompt tokens / call", f"{result.per_call('prompt_tokens'):.0f}"),
         ("completion tokens / call", f"{result.per_call('completion_tokens'):.1f}"),

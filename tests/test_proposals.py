@@ -85,7 +85,7 @@ def test_a_val_gain_within_noise_keeps_the_seed():
 def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflection(tmp_path):
     from pathlib import Path
 
-    from smolopt.optimize.candidate import decode_demos, seed_candidate
+    from smolopt.candidate import decode_demos, seed_candidate
     from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
     from smolopt.tasks import load_task
 

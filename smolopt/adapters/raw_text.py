@@ -13,6 +13,12 @@ Parsing never raises into the caller's loop: when no value of the asked type can
 prediction carries the raw text and a parse-failure message (`smolopt_parse_error`) that the
 evaluation core scores as 0, with that message as feedback. Echoes of the prompt are attached as
 `smolopt_echoes` and counted per run.
+
+The same adapter speaks every format of the format axis (`smolopt.adapters.formats`): a
+predictor's config may carry `smolopt_format` ("completion score calibrated"), which renders its
+prompt as plain text for /v1/completions and/or scores the allowed answers of a label field
+instead of generating them. A format the model's server cannot serve falls back to one it can
+(scored -> generated, completion -> chat), and the run is told once.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ import dspy
 from dspy.adapters.base import Adapter
 from dspy.signatures import field as dspy_field
 
+from smolopt.adapters.completion import as_labelled_reply, completion_prompt, input_lines, render_value, stop_sequences
 from smolopt.adapters.echo import find_echoes
+from smolopt.adapters.formats import CONFIG_KEY, SEED, Format, parse_format
+from smolopt.adapters.label_scorer import EndOfText, LabelScorer, NeedsContinuation, NoLogprobs, TextModel, text_model
+from smolopt.errors import SmoloptError
 from smolopt.adapters.parsing import LabelSpec, ParseFailure, coerce, field_label, label_spec, split_labelled
 
 # DSPy keeps only the field arguments it knows; register ours so they reach json_schema_extra.
@@ -34,7 +44,9 @@ for _name in ("synonyms", "choices_from"):
 RAW = "smolopt_raw"
 PARSE_ERROR = "smolopt_parse_error"
 ECHOES = "smolopt_echoes"
-EXTRA_KEYS = (RAW, PARSE_ERROR, ECHOES)
+# Scored answers: every label's log-probability, and the label chosen before calibration.
+SCORES = "smolopt_scores"
+UNCALIBRATED = "smolopt_uncalibrated"
 
 
 def _extra(field) -> dict:
@@ -47,16 +59,12 @@ def _description(field) -> str:
     return "" if desc.startswith("${") else desc
 
 
-def _render(value: Any) -> str:
-    if isinstance(value, dict):
-        return "\n".join(f"{key}) {item}" for key, item in value.items())
-    if isinstance(value, (list, tuple)):
-        return "\n".join(f"- {item}" for item in value)
-    return str(value)
-
-
 class RawTextAdapter(Adapter):
-    """Compact prompts, forgiving parsers, one LM call per prediction."""
+    """Compact prompts, forgiving parsers, one LM call per prediction (or per label-scoring step)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.scorer = LabelScorer()
 
     @staticmethod
     def definition_lines(signature: type[dspy.Signature]) -> list[str]:
@@ -98,20 +106,13 @@ class RawTextAdapter(Adapter):
         return messages
 
     def format_user_message_content(self, signature, inputs, prefix="", suffix="", main_request=False) -> str:
-        lines = []
-        for name in signature.input_fields:
-            if name in inputs and inputs[name] is not None:
-                value = _render(inputs[name])
-                sep = "\n" if "\n" in value else " "
-                lines.append(f"{field_label(name)}:{sep}{value}")
-        lines.append(self.answer_line(signature))
-        return "\n".join(lines)
+        return "\n".join(input_lines(signature, inputs) + [self.answer_line(signature)])
 
     def format_assistant_message_content(self, signature, outputs, missing_field_message=None) -> str:
         names = list(signature.output_fields)
         if len(names) == 1:
-            return _render(outputs[names[0]])
-        return "\n".join(f"{field_label(name)}: {_render(outputs[name])}" for name in names if name in outputs)
+            return render_value(outputs[names[0]])
+        return "\n".join(f"{field_label(name)}: {render_value(outputs[name])}" for name in names if name in outputs)
 
     def format_demos(self, signature, demos) -> list[dict[str, Any]]:
         messages = []
@@ -165,24 +166,81 @@ class RawTextAdapter(Adapter):
             synonyms.update({str(text): str(key) for key, text in inputs[source].items()})
         return label_spec(field.annotation, synonyms)
 
+    def scored_labels(self, signature: type[dspy.Signature], inputs: dict[str, Any]) -> LabelSpec | None:
+        """The closed answer set a scored format can score: one output field, Literal or Enum."""
+        names = list(signature.output_fields)
+        return self._labels(signature.output_fields[names[0]], inputs) if len(names) == 1 else None
+
+    def usable_format(self, wanted: Format, signature: type[dspy.Signature], inputs: dict[str, Any], model: TextModel | None) -> Format:
+        """`wanted`, or the nearest format this signature and server allow (the run is told once)."""
+        if wanted == SEED:
+            return wanted
+        if model is None:
+            raise SmoloptError(f"format '{wanted}' needs a smolopt model connection (smolopt's Models.lm), not a plain dspy.LM")
+        mode, answer, calibrated = wanted.mode, wanted.answer, wanted.calibrate
+        if mode == "completion" and not model.can("completions"):
+            model.notice("serves no /v1/completions: completion formats run as chat")
+            mode = "chat"
+        if answer == "score" and self.scored_labels(signature, inputs) is None:
+            answer, calibrated = "generate", False  # free-text fields have nothing to score
+        if answer == "score" and not model.can("logprobs"):
+            model.notice("returns no token logprobs: scored formats fall back to generating and parsing")
+            answer, calibrated = "generate", False
+        return Format(mode, answer, calibrated)
+
     def __call__(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
-        """Format, call the LM once, parse every completion; echoes are checked against this prompt."""
-        messages = self.format(signature, demos, inputs)
-        outputs = lm(messages=messages, **lm_kwargs)
+        """Format, call the LM (once, or once per scoring step), read the answer; echoes are checked against this prompt."""
+        lm_kwargs = dict(lm_kwargs)
+        wanted = parse_format(str(lm_kwargs.pop(CONFIG_KEY, SEED)), f"predictor config '{CONFIG_KEY}'")
+        model = text_model(lm)
+        fmt = self.usable_format(wanted, signature, inputs, model)
+        if fmt.scores:
+            try:
+                return [self._score(model, fmt, signature, demos, inputs)]
+            except NoLogprobs:
+                model.disable("logprobs")
+                model.notice("returned no token logprobs: scored formats fall back to generating and parsing")
+            except (NeedsContinuation, EndOfText):
+                pass  # this example only: its labels are read from generated text instead
+            fmt = Format(fmt.mode, "generate")
+        if fmt.mode == "completion":
+            prompt = completion_prompt(signature, demos, inputs)
+            reply = model.complete(
+                prompt, max_tokens=lm_kwargs.get("max_tokens"), temperature=lm_kwargs.get("temperature"), stop=stop_sequences(signature)
+            )
+            texts = [as_labelled_reply(signature, reply.text)]
+        else:
+            outputs = lm(messages=self.format(signature, demos, inputs), **lm_kwargs)
+            texts = [output.get("text") if isinstance(output, dict) else output for output in outputs]
+        return [self._read(signature, text or "", inputs) for text in texts]
+
+    def _score(self, model: TextModel, fmt: Format, signature, demos, inputs) -> dict[str, Any]:
+        spec = self.scored_labels(signature, inputs)
+        if fmt.mode == "completion":
+            def build(values):
+                return completion_prompt(signature, demos, dict(values))
+        else:
+            def build(values):
+                return self.format(signature, demos, dict(values))
+        scored = self.scorer.score(model, build, inputs, spec.labels, fmt.calibrate)
+        name = next(iter(signature.output_fields))
+        annotation = signature.output_fields[name].annotation
+        value = coerce(scored.label, annotation, spec)
+        return {name: value, RAW: scored.label, PARSE_ERROR: None, ECHOES: [], SCORES: scored.logprobs,
+                UNCALIBRATED: scored.uncalibrated if fmt.calibrate else None}
+
+    def _read(self, signature, text: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Parse a generated reply and look for echoes of this prompt in it."""
+        value = self.parse_with_inputs(signature, text, inputs)
         definitions = self.definition_lines(signature)
-        input_texts = [_render(value) for value in inputs.values() if isinstance(value, (str, dict, list))]
-        values = []
-        for output in outputs:
-            text = output.get("text") if isinstance(output, dict) else output
-            value = self.parse_with_inputs(signature, text or "", inputs)
-            # Prompt lines are looked for in the whole reply; input copies field by field, so two short
-            # extracted spans (a bridge entity and an answer) do not add up to an "echo".
-            answers = [str(value[name]) for name in signature.output_fields if value.get(name)] or [value[RAW]]
-            echoes = find_echoes(value[RAW], instruction=signature.instructions, definitions=definitions)
-            echoes += [echo for answer in answers for echo in find_echoes(answer, inputs=input_texts)]
-            value[ECHOES] = list(dict.fromkeys(echoes))
-            values.append(value)
-        return values
+        input_texts = [render_value(item) for item in inputs.values() if isinstance(item, (str, dict, list))]
+        # Prompt lines are looked for in the whole reply; input copies field by field, so two short
+        # extracted spans (a bridge entity and an answer) do not add up to an "echo".
+        answers = [str(value[name]) for name in signature.output_fields if value.get(name)] or [value[RAW]]
+        echoes = find_echoes(value[RAW], instruction=signature.instructions, definitions=definitions)
+        echoes += [echo for answer in answers for echo in find_echoes(answer, inputs=input_texts)]
+        value[ECHOES] = list(dict.fromkeys(echoes))
+        return value
 
     async def acall(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
         raise NotImplementedError("RawTextAdapter is synchronous; smolopt evaluates one call at a time")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 @dataclass
 class Completion:
-    """One answer from a chat endpoint, with its cost."""
+    """One answer from a chat or completions endpoint, with its cost."""
 
     text: str
     finish_reason: str
@@ -29,6 +29,8 @@ class Completion:
     latency_s: float
     cached: bool = False
     model: str = ""
+    # Per generated token, its most likely alternatives {token: logprob}, when logprobs were asked.
+    top_logprobs: list[dict[str, float]] | None = None
 
 
 def request_key(model_name: str, body: dict) -> str:
@@ -65,7 +67,15 @@ class CallLog:
     path: Path | None = None
     made: int = 0
     cached: int = 0
+    # Things the run must tell its user once (a server without logprobs, a format that fell back).
+    notices: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def notice(self, text: str) -> None:
+        """Keep `text` once per run, however many calls run into the same thing."""
+        with self._lock:
+            if text not in self.notices:
+                self.notices.append(text)
 
     def record(self, model_name: str, body: dict, completion: Completion) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ from smolopt.registry import ModelSpec
 
 
 class LocalClient:
-    """Chat completions against one OpenAI-compatible endpoint, cached and logged."""
+    """Chat and text completions against one OpenAI-compatible endpoint, cached and logged."""
 
     def __init__(
         self,
@@ -37,20 +37,28 @@ class LocalClient:
         if key := spec.api_key():
             headers["Authorization"] = f"Bearer {key}"
         self._http = httpx.Client(headers=headers, timeout=spec.timeout)
+        self._disabled: set[str] = set()
 
     def body(
         self,
-        messages: list[dict],
+        payload: dict,
         *,
         max_tokens: int | None = None,
         temperature: float | None = None,
         stop: list[str] | tuple[str, ...] | None = None,
+        logprobs: bool = False,
+        min_tokens: int = 0,
     ) -> dict:
-        """The request body. A caller may lower max_tokens but never lift it past the entry's cap."""
+        """The request body around `payload` ({"messages": …} or {"prompt": …}).
+
+        A caller may lower max_tokens but never lift it past the entry's cap. `logprobs` asks for
+        the entry's `top_logprobs` most likely tokens at each position, in each endpoint's own
+        dialect; `min_tokens` forbids end-of-text for that many tokens (llama.cpp and vLLM honour it).
+        """
         cap = self.spec.max_tokens
         body = {
             "model": self.spec.model or self.spec.name,
-            "messages": messages,
+            **payload,
             "max_tokens": min(max_tokens or cap, cap),
             "temperature": self.spec.temperature if temperature is None else temperature,
         }
@@ -59,26 +67,41 @@ class LocalClient:
             body["stop"] = stops
         if self.spec.seed is not None:
             body["seed"] = self.spec.seed
+        if logprobs:
+            if "messages" in payload:
+                body.update(logprobs=True, top_logprobs=self.spec.top_logprobs)
+            else:
+                body["logprobs"] = self.spec.top_logprobs
+        if min_tokens:
+            body["min_tokens"] = min_tokens
         return body
 
     def chat(self, messages: list[dict], **overrides) -> Completion:
-        """One completion: from the cache when this exact body was asked before, else over HTTP."""
-        body = self.body(messages, **overrides)
+        """One chat completion (the server applies the model's chat template)."""
+        return self._call("chat/completions", {"messages": messages}, **overrides)
+
+    def complete(self, prompt: str, **overrides) -> Completion:
+        """One plain-text completion: the model continues `prompt` as it stands, no chat template."""
+        return self._call("completions", {"prompt": prompt}, **overrides)
+
+    def _call(self, path: str, payload: dict, **overrides) -> Completion:
+        """From the cache when this exact body was asked before, else over HTTP."""
+        body = self.body(payload, **overrides)
         key = request_key(self.spec.name, body)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             hit.cached, hit.latency_s = True, 0.0
             self.log.record(self.spec.name, body, hit)
             announce(hit)
             return hit
-        completion = self._post(body)
+        completion = self._post(path, body)
         if self.cache is not None:
             self.cache.put(key, completion)
         self.log.record(self.spec.name, body, completion)
         announce(completion)
         return completion
 
-    def _post(self, body: dict) -> Completion:
-        url = f"{self.base_url}/chat/completions"
+    def _post(self, path: str, body: dict) -> Completion:
+        url = f"{self.base_url}/{path}"
         last: Exception | None = None
         for attempt in range(self.spec.retries + 1):
             start = time.perf_counter()
@@ -102,15 +125,47 @@ class LocalClient:
             return _completion(response.json(), latency, self.spec.name)
         raise SmoloptError(f"model '{self.spec.name}' at {self.base_url} is not reachable: {last}")
 
+    def can(self, capability: str) -> bool:
+        """Whether the entry's server offers `capability` ("chat", "completions", "logprobs")."""
+        return capability not in self._disabled and self.spec.can(capability)  # type: ignore[arg-type]
+
+    def disable(self, capability: str) -> None:
+        """The server turned out not to offer `capability` after all: stop asking for it this run."""
+        self._disabled.add(capability)
+
+    def notice(self, text: str) -> None:
+        """Tell the run's user once (the call log keeps notices for the report)."""
+        self.log.notice(f"{self.spec.name}: {text}")
+
     def close(self) -> None:
         self._http.close()
+
+
+def _top_logprobs(logprobs: dict | None) -> list[dict[str, float]] | None:
+    """Per generated token, {token: logprob} of its most likely alternatives; None when none were sent.
+
+    /v1/completions gives `top_logprobs` as a list of dicts; chat gives `content` entries that
+    each hold a `top_logprobs` list. An answer of no tokens (end-of-text first) gives [].
+    """
+    if not isinstance(logprobs, dict):
+        return None
+    if isinstance(logprobs.get("content"), list):
+        return [
+            {str(alt.get("token")): float(alt.get("logprob")) for alt in entry.get("top_logprobs") or []}
+            for entry in logprobs["content"]
+        ]
+    if isinstance(logprobs.get("top_logprobs"), list):
+        return [{str(k): float(v) for k, v in (entry or {}).items()} for entry in logprobs["top_logprobs"]]
+    return None
 
 
 def _completion(payload: dict, latency: float, model: str) -> Completion:
     choice = (payload.get("choices") or [{}])[0]
     usage = payload.get("usage") or {}
+    message = choice.get("message")
     return Completion(
-        text=(choice.get("message") or {}).get("content") or "",
+        text=(message.get("content") if message is not None else choice.get("text")) or "",
+        top_logprobs=_top_logprobs(choice.get("logprobs")),
         finish_reason=choice.get("finish_reason") or "stop",
         prompt_tokens=int(usage.get("prompt_tokens") or 0),
         completion_tokens=int(usage.get("completion_tokens") or 0),

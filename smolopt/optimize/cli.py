@@ -23,7 +23,9 @@ def add_optimize_parser(sub) -> None:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from smolopt.cli import console, progress_bar
     from smolopt.errors import SmoloptError
-    from smolopt.optimize.report import ITERATION_HEADERS, SUMMARY_HEADERS, iteration_rows, markdown, prompt_pairs, summary_rows
+    from smolopt.optimize.report import (
+        FORMAT_HEADERS, ITERATION_HEADERS, SUMMARY_HEADERS, format_rows, iteration_rows, markdown, prompt_pairs, summary_rows,
+    )
     from smolopt.optimize.runner import optimize, parse_budget
     from smolopt.registry import load_registry
     from smolopt.report import rich_table
@@ -65,7 +67,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         result = optimize(task, models, run, student=student, reflection=reflection, budget=budget, progress=progress, seed=seed)
 
     run.write_json("results.json", {
-        "summary": summary_rows(result),
+        "summary": result.summary_rows(),
+        "test_change": result.test_change(),
         "iterations": result.iterations,
         "proposals": [asdict(r) for r in result.journal.records],
         "baseline_test": result.baseline_test.to_json(),
@@ -76,12 +79,18 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         "cached_calls": result.cached_calls,
         "wall_s": result.wall_s,
         "reflection_note": result.reflection_note,
+        "format_val": result.format_val,
+        "chosen_format": result.chosen_format,
+        "notices": result.notices,
         **result.extra,
     })
     run.write_text("report.md", markdown(result))
     if not args.quiet:
         console.print(f"[bold]proposers:[/bold] {result.reflection_note}")
         console.print(f"[bold]choice:[/bold] {result.extra['choice']}")
+        for text in result.notices:
+            console.print(f"[bold]notice:[/bold] {text}", highlight=False)
+        console.print(rich_table(f"formats on val (chosen: {result.chosen_format})", FORMAT_HEADERS, format_rows(result)))
         console.print(rich_table("accepted candidates", ITERATION_HEADERS, iteration_rows(result)))
         console.print(rich_table("test split (95% bootstrap interval)", SUMMARY_HEADERS, summary_rows(result)))
         for name, before, after in prompt_pairs(result):

@@ -6,8 +6,8 @@ state saving); this adapter decides how a candidate is run and how a new one is 
 - `evaluate` runs the candidate through the evaluation core (RawTextAdapter, LocalClient), so a
   parse failure is a scored 0 with the raw text as feedback, never a dropped example;
 - `make_reflective_dataset` hands each component the inputs, raw outputs, feedback and echoes;
-- `propose_new_texts` routes a component to the right proposer: demos to few-shot injection,
-  an instruction whose prohibitions are being echoed to the echo guard's rewrite, any other
+- `propose_new_texts` routes a component to the right proposer: a format to the format search,
+  demos to few-shot injection, an instruction whose prohibitions are being echoed to the echo guard's rewrite, any other
   instruction to the reflection model, with a guarded fallback to few-shot injection when the
   reflection's proposal is rejected.
 """
@@ -26,8 +26,9 @@ from gepa import EvaluationBatch
 from smolopt.adapters import RAW, RawTextAdapter
 from smolopt.adapters.echo import is_prohibition, sentences
 from smolopt.evaluate import run_example
-from smolopt.optimize.candidate import apply_candidate, decode_demos, demos_key, encode_demos, is_demos_key, predictor_of
+from smolopt.candidate import apply_candidate, decode_demos, demos_key, encode_demos, is_demos_key, is_format_key, predictor_of
 from smolopt.optimize.fewshot import FewShotProposer
+from smolopt.optimize.format_search import FormatProposer
 from smolopt.optimize.reflection import ReflectiveProposer
 from smolopt.prompt_size import estimate_prompt_tokens
 from smolopt.tasks import Task
@@ -90,6 +91,7 @@ class SmoloptGEPAAdapter:
         self.fewshot = fewshot
         self.reflector = reflector
         self.journal = journal or Journal()
+        self.formats = FormatProposer(program)
         self.raw_adapter = RawTextAdapter()
         self.metric_calls = 0
         # Demos are dropped until the longest prompt over these examples fits in prompt_room tokens.
@@ -168,6 +170,13 @@ class SmoloptGEPAAdapter:
         for component in components_to_update:
             records = reflective_dataset.get(component, [])
             predictor = predictor_of(component)
+            if is_format_key(component):
+                if (text := self.formats.propose(predictor, candidate)) is not None:
+                    updates[component] = text
+                    self.journal.add(ProposalRecord(component, "format", True, f"{candidate[component]} → {text}", text))
+                else:  # every usable format was given to this parent already: change its demos instead
+                    updates[demos_key(predictor)] = self._fewshot_update(candidate, predictor, records)
+                continue
             if is_demos_key(component) or self.reflector is None:
                 updates[demos_key(predictor)] = self._fewshot_update(candidate, predictor, records)
                 continue

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from smolopt.optimize.candidate import decode_demos, demos_key, is_demos_key
+from smolopt.adapters.formats import SEED
+from smolopt.candidate import decode_demos, demos_key, format_key, is_instruction_key
 from smolopt.optimize.runner import OptimizeResult
 from smolopt.report import markdown_table, pct
 
 ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
+FORMAT_HEADERS = ["format", "best val", "chosen"]
+
+
+def format_rows(result: OptimizeResult) -> list[list[str]]:
+    """Each format GEPA evaluated on val, its best score there, and which one the chosen candidate uses."""
+    chosen = result.chosen_format
+    ranked = sorted(result.format_val.items(), key=lambda item: -item[1])
+    return [[label, pct(score), "✓" if label == chosen else ""] for label, score in ranked]
 
 
 def iteration_rows(result: OptimizeResult) -> list[list[str]]:
@@ -29,19 +38,23 @@ def iteration_rows(result: OptimizeResult) -> list[list[str]]:
 
 def summary_rows(result: OptimizeResult) -> list[list[str]]:
     before, after = result.summary_rows()
-    change = after["accuracy"] - before["accuracy"]
+    change = result.test_change()
     return [[
         result.task,
         result.student,
         f"{pct(before['accuracy'])} [{pct(before['low'])}, {pct(before['high'])}]",
         f"{pct(after['accuracy'])} [{pct(after['low'])}, {pct(after['high'])}]",
-        f"{'+' if change >= 0 else ''}{100 * change:.1f} pts",
+        f"{points(change['change'])} pts (paired [{points(change['low'])}, {points(change['high'])}])",
     ]]
 
 
+def points(fraction: float) -> str:
+    return f"{100 * fraction:+.1f}"
+
+
 def render_prompt(candidate: dict[str, str], predictor: str) -> str:
-    """One predictor's instruction and demos as plain text."""
-    lines = [candidate[predictor].strip() or "(empty instruction)"]
+    """One predictor's format, instruction and demos as plain text."""
+    lines = [f"format: {candidate.get(format_key(predictor), SEED)}", candidate[predictor].strip() or "(empty instruction)"]
     demos = decode_demos(candidate.get(demos_key(predictor), ""))
     for demo in demos:
         shown = ", ".join(f"{k}={str(v)[:60]!r}" for k, v in demo.items() if k != "id")
@@ -51,7 +64,7 @@ def render_prompt(candidate: dict[str, str], predictor: str) -> str:
 
 def prompt_pairs(result: OptimizeResult) -> list[tuple[str, str, str]]:
     """(predictor, baseline prompt, chosen prompt) for every predictor."""
-    names = [k for k in result.seed if not is_demos_key(k)]
+    names = [k for k in result.seed if is_instruction_key(k)]
     return [(name, render_prompt(result.seed, name), render_prompt(result.best, name)) for name in names]
 
 
@@ -63,16 +76,21 @@ def markdown(result: OptimizeResult) -> str:
         "",
         f"- proposers: {result.reflection_note}",
         f"- choice: {result.extra['choice']}",
+        *[f"- notice: {text}" for text in result.notices],
         f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
         f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
         f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",
         f"- rule budget from the newest probe of this model and task: {'none' if result.extra.get('rule_budget') is None else result.extra['rule_budget']}",
         "",
-        "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals)",
+        "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals, the change's paired)",
         "",
         markdown_table(SUMMARY_HEADERS, summary_rows(result)),
         "",
         f"Parse rate {pct(before['parse_rate'])} → {pct(after['parse_rate'])}; echo rate {pct(before['echo_rate'])} → {pct(after['echo_rate'])}.",
+        "",
+        f"## Formats on val (chosen: {result.chosen_format})",
+        "",
+        markdown_table(FORMAT_HEADERS, format_rows(result)),
         "",
         "## Accepted candidates",
         "",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from smolopt.adapters.echo import sentences
 from smolopt.adapters.parsing import normalize
-from smolopt.optimize.candidate import is_demos_key
+from smolopt.candidate import is_instruction_key
 from smolopt.runs import runs_dir
 
 
@@ -31,7 +31,7 @@ def added_sentences(seed: dict[str, str], candidate: dict[str, str]) -> int:
     """Sentences in the candidate's instructions that the seed's instructions do not have."""
     added = 0
     for key, text in candidate.items():
-        if is_demos_key(key):
+        if not is_instruction_key(key):
             continue
         known = {normalize(s) for s in sentences(seed.get(key, ""))}
         added += sum(normalize(s) not in known for s in sentences(text))

@@ -19,7 +19,7 @@ from gepa.core.callbacks import GEPACallback
 from smolopt.backends import Models
 from smolopt.errors import SmoloptError
 from smolopt.evaluate import EvalResult, evaluate
-from smolopt.optimize.candidate import apply_candidate, demo_count, is_demos_key, seed_candidate
+from smolopt.candidate import apply_candidate, demo_count, formats_of, is_demos_key, is_format_key, seed_candidate
 from smolopt.optimize.fewshot import FewShotProposer, bias_order
 from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
 from smolopt.optimize.reflection import ReflectiveProposer
@@ -122,7 +122,14 @@ class OptimizeResult:
     lm_calls: int
     cached_calls: int
     wall_s: float
+    # Best val score reached by each format GEPA evaluated ("chat generate", "completion score calibrated", …).
+    format_val: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # what the run must tell its user (fallbacks)
     extra: dict = field(default_factory=dict)
+
+    @property
+    def chosen_format(self) -> str:
+        return format_label(self.best)
 
     def summary_rows(self) -> list[dict]:
         rows = []
@@ -131,9 +138,33 @@ class OptimizeResult:
             rows.append({"name": name, "accuracy": result.accuracy, "low": low, "high": high, "parse_rate": result.parse_rate, "echo_rate": result.echo_rate})
         return rows
 
+    def test_change(self) -> dict[str, float]:
+        """After minus baseline on the same test examples, with its paired 95% bootstrap interval."""
+        before = [e.score for e in self.baseline_test.examples]
+        after = [e.score for e in self.optimized_test.examples]
+        low, high = paired_difference_interval(before, after)
+        return {"change": self.optimized_test.accuracy - self.baseline_test.accuracy, "low": low, "high": high}
+
 
 def _minibatch(scores: list[float] | None) -> str:
     return "" if not scores else f"{round(sum(scores), 2):g}/{len(scores)}"
+
+
+def format_label(candidate: dict[str, str]) -> str:
+    """A candidate's formats in one label ("completion score calibrated", or "a: …; b: …" for several predictors)."""
+    formats = formats_of(candidate)
+    if len(set(formats.values())) == 1:
+        return next(iter(formats.values()))
+    return "; ".join(f"{name}: {text}" for name, text in formats.items())
+
+
+def best_val_by_format(result) -> dict[str, float]:
+    """The best val score each format reached over the candidates GEPA evaluated on val."""
+    found: dict[str, float] = {}
+    for candidate, score in zip(result.candidates, result.val_aggregate_scores):
+        label = format_label(candidate)
+        found[label] = max(found.get(label, 0.0), score)
+    return found
 
 
 def choose(result) -> tuple[int, str]:
@@ -215,7 +246,12 @@ def optimize(
     adapter = SmoloptGEPAAdapter(task, program, lm, fewshot, reflector, journal, prompt_room=room, sizing_examples=train + val)
 
     candidate0 = seed_candidate(program)
-    components = [k for k in candidate0 if is_demos_key(k) or reflector is not None]
+    # Per predictor: its format first (the largest measured lever for tiny models), then demos, then
+    # the instruction when a reflection model can rewrite it.
+    components = sorted(
+        (k for k in candidate0 if is_format_key(k) or is_demos_key(k) or reflector is not None),
+        key=lambda k: (0 if is_format_key(k) else 1 if is_demos_key(k) else 2),
+    )
     tracker = Tracker(run.path / "accepted.jsonl", adapter, budget, progress)
     gepa_dir = run.path / "gepa"
     result = gepa.optimize(
@@ -239,7 +275,7 @@ def optimize(
     best = result.candidates[chosen]
     rule_budget = probed_rule_budget(student, task.name)
     optimized = apply_candidate(program, best)
-    save_program(optimized, run.path / "program.json")
+    save_program(optimized, run.path / "program.json", task.name)
 
     baseline_test = evaluate(task, program, test, lm, split="test")
     optimized_test = evaluate(task, optimized, test, lm, split="test")
@@ -261,6 +297,8 @@ def optimize(
         lm_calls=models.log.made,
         cached_calls=models.log.cached,
         wall_s=time.perf_counter() - start,
+        format_val=best_val_by_format(result),
+        notices=list(models.log.notices),
         extra={"choice": choice_note, "rule_budget": rule_budget, "demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
     )
 

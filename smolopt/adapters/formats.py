@@ -1,0 +1,77 @@
+"""The format axis: how a predictor's prompt is rendered and how its answer is read.
+
+    mode       chat        instruction and demos as chat turns, through the server's chat template
+               completion  plain text to continue ("Text: …\\nSentiment:"), no chat template
+    answer     generate    the model writes, the forgiving parsers read
+               score       every allowed answer of a closed set is scored by log-probability
+    calibrate  off | on    scores divided by those of content-free inputs (contextual calibration)
+
+A 135M model answers far better when it continues plain text and when its allowed answers are
+scored instead of generated and parsed, so the format is part of what the optimizer searches:
+a GEPA candidate carries one `Format` per predictor, written as text (`str(fmt)`), beside its
+instruction and demos. The seed keeps today's way (chat, generate), so a gain is measured against it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from smolopt.errors import SmoloptError
+
+Mode = Literal["chat", "completion"]
+Answer = Literal["generate", "score"]
+
+MODES: tuple[Mode, ...] = ("chat", "completion")
+ANSWERS: tuple[Answer, ...] = ("generate", "score")
+CALIBRATED = "calibrated"
+
+# The predictor config key that carries a predictor's format to the adapter (DSPy hands a
+# predictor's config to the adapter as lm_kwargs; RawTextAdapter takes it out before any call).
+CONFIG_KEY = "smolopt_format"
+
+
+@dataclass(frozen=True, order=True)
+class Format:
+    """One point of the format axis. Calibration only means something when answers are scored."""
+
+    mode: Mode = "chat"
+    answer: Answer = "generate"
+    calibrate: bool = False
+
+    def __post_init__(self) -> None:
+        if self.calibrate and self.answer != "score":
+            raise ValueError("calibration needs scored answers")
+
+    def __str__(self) -> str:
+        return " ".join([self.mode, self.answer] + ([CALIBRATED] if self.calibrate else []))
+
+    @property
+    def scores(self) -> bool:
+        return self.answer == "score"
+
+
+SEED = Format()
+
+# Every format, in the order the format proposer tries them from the seed: the measured best
+# for tiny models (completion, scored, calibrated) first, the seed's own way last.
+ALL: tuple[Format, ...] = (
+    Format("completion", "score", True),
+    Format("completion", "score"),
+    Format("completion", "generate"),
+    Format("chat", "score", True),
+    Format("chat", "score"),
+    SEED,
+)
+
+
+def parse_format(text: str, where: str = "format") -> Format:
+    """'completion score calibrated' -> Format; a bad word is a one-line error naming `where`."""
+    words = text.replace("/", " ").replace(",", " ").split()
+    mode = next((w for w in words if w in MODES), "chat")
+    answer = next((w for w in words if w in ANSWERS), "generate")
+    unknown = [w for w in words if w not in MODES + ANSWERS + (CALIBRATED,)]
+    if unknown or (CALIBRATED in words and answer != "score"):
+        shown = ", ".join(str(f) for f in ALL)
+        raise SmoloptError(f"{where}: '{text}' is not a format (one of: {shown})")
+    return Format(mode, answer, CALIBRATED in words)  # type: ignore[arg-type]

@@ -1,0 +1,137 @@
+"""Answering by scoring: a label field's allowed answers scored after the prompt, calibrated on request.
+
+The adapter knows nothing of backends; it asks the model connection behind a dspy.LM for what
+scoring needs through the `TextModel` protocol (smolopt's LocalClient is one). Calibration scores
+the same prompt (instruction, demos, format) with content-free inputs ("N/A", "", "[MASK]") once
+per candidate prompt and keeps the result, so a validation pass pays for it once, not per example.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from smolopt.adapters.scoring import NeedsContinuation, NoLogprobs, best, calibrate, label_logprobs
+
+CONTENT_FREE = ("N/A", "", "[MASK]")
+
+Prompt = str | list[dict[str, Any]]  # completion text, or chat messages
+
+
+@runtime_checkable
+class TextModel(Protocol):
+    """What completion mode and label scoring need from a model connection."""
+
+    def chat(self, messages: list[dict], **overrides: Any) -> Any: ...
+
+    def complete(self, prompt: str, **overrides: Any) -> Any: ...
+
+    def can(self, capability: str) -> bool: ...
+
+    def disable(self, capability: str) -> None: ...
+
+    def notice(self, text: str) -> None: ...
+
+
+def text_model(lm: Any) -> TextModel | None:
+    """The smolopt connection behind a dspy.LM (its engine's client), or None for any other LM."""
+    client = getattr(getattr(lm, "engine", None), "client", None)
+    return client if isinstance(client, TextModel) else None
+
+
+class EndOfText(Exception):
+    """The model's most likely next token ends the text, and the server listed no alternatives."""
+
+
+def content_free(inputs: Mapping[str, Any], filler: str) -> dict[str, Any]:
+    """The inputs with every value replaced by `filler`, keeping their shape (choice keys stay)."""
+    def blank(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: filler for key in value}
+        if isinstance(value, (list, tuple)):
+            return [filler]
+        return filler
+    return {name: blank(value) for name, value in inputs.items()}
+
+
+def next_tokens(model: TextModel, prompt: Prompt) -> Callable[[str], dict[str, float] | None]:
+    """prefix -> the top next tokens after prompt + prefix (one call of one token each).
+
+    When the greedy token is end-of-text, the server generates nothing and lists no logprobs;
+    the call is repeated with end-of-text forbidden (`min_tokens`), which shifts every remaining
+    token's log-probability by the same amount and so leaves the labels' order as it was.
+    """
+    def ask(prefix: str) -> dict[str, float] | None:
+        if isinstance(prompt, list) and prefix:
+            raise NeedsContinuation("a chat reply cannot be continued after a shared first token")
+        def call(**extra: Any):
+            if isinstance(prompt, list):
+                return model.chat(prompt, max_tokens=1, temperature=0.0, logprobs=True, **extra)
+            return model.complete(prompt + prefix, max_tokens=1, temperature=0.0, logprobs=True, **extra)
+        reply = call()
+        if reply.top_logprobs == [] and not reply.text:
+            reply = call(min_tokens=1)
+        if reply.top_logprobs is None:
+            return None
+        if not reply.top_logprobs:
+            raise EndOfText("the model ended its answer at once and the server listed no token scores")
+        return reply.top_logprobs[0]
+    return ask
+
+
+@dataclass
+class Scored:
+    """The chosen label, every label's log-probability, and what the choice was before calibration."""
+
+    label: str
+    logprobs: dict[str, float]
+    uncalibrated: str
+
+
+class LabelScorer:
+    """Scores labels for one adapter; keeps content-free scores per candidate prompt."""
+
+    def __init__(self) -> None:
+        self._priors: dict[str, list[dict[str, float]]] = {}
+        self._lock = threading.Lock()
+
+    def score(
+        self,
+        model: TextModel,
+        build: Callable[[Mapping[str, Any]], Prompt],
+        inputs: Mapping[str, Any],
+        labels: Sequence[str],
+        calibrated: bool,
+    ) -> Scored:
+        """Raises NoLogprobs (the server gives none), NeedsContinuation or EndOfText (this example)."""
+        logprobs = label_logprobs(next_tokens(model, build(inputs)), labels)
+        if not calibrated:
+            return Scored(best(logprobs), logprobs, best(logprobs))
+        adjusted = calibrate(logprobs, self.priors(model, build, inputs, labels))
+        return Scored(best(adjusted), adjusted, best(logprobs))
+
+    def priors(self, model: TextModel, build: Callable[[Mapping[str, Any]], Prompt], inputs: Mapping[str, Any], labels: Sequence[str]) -> list[dict[str, float]]:
+        """Label scores of this prompt with content-free inputs, computed once per prompt.
+
+        A filler whose prompt the model ends at once is left out; one that cannot be continued
+        after a shared first token too, since it says nothing about the labels either way.
+        """
+        key = json.dumps([build(content_free(inputs, CONTENT_FREE[0])), list(labels)], sort_keys=True)
+        with self._lock:
+            if key in self._priors:
+                return self._priors[key]
+        found = []
+        for filler in CONTENT_FREE:
+            try:
+                found.append(label_logprobs(next_tokens(model, build(content_free(inputs, filler))), labels))
+            except (EndOfText, NeedsContinuation):
+                continue
+        with self._lock:
+            self._priors[key] = found
+        return found
+
+
+__all__ = ["LabelScorer", "Scored", "TextModel", "text_model", "EndOfText", "NoLogprobs", "NeedsContinuation", "CONTENT_FREE"]
