@@ -23,12 +23,12 @@ def test_eval_sentiment_prints_table_and_writes_run(smolopt_cli, proxy, tmp_path
     run_dir = next((tmp_path / "runs").glob("*-eval-sentiment"))
     results = json.loads((run_dir / "results.json").read_text())
     summary = results["summary"]
-    assert summary["n"] == 24
+    assert summary["n"] == 96
     assert summary["calls_per_example"] == 1.0  # one LM call per example, no retry-on-parse-failure
     assert summary["parse_rate"] >= 0.9
-    assert sum(summary["predicted_distribution"].values()) == 24
+    assert sum(summary["predicted_distribution"].values()) == 96
     calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    assert len(calls) == 24 == len(proxy.bodies) - sent_before
+    assert len(calls) == 96 == len(proxy.bodies) - sent_before
     assert all(c["request"]["max_tokens"] <= 12 and c["prompt_tokens"] > 0 for c in calls)
     assert json.loads((run_dir / "config.json").read_text())["model"]["name"] == "smollm2-135m"
 
@@ -36,7 +36,7 @@ def test_eval_sentiment_prints_table_and_writes_run(smolopt_cli, proxy, tmp_path
 def test_positivity_bias_is_visible(smolopt_cli):
     done = smolopt_cli("eval", "sentiment")
     line = next(l for l in done.stdout.splitlines() if "labels predicted" in l)
-    assert "positive" in line and "(gold 8)" in line
+    assert "positive" in line and "(gold 32)" in line
 
 
 @pytest.mark.parametrize("task_name", ["agent_monitor", "multihop_qa", "commonsense_mc"])

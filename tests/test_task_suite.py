@@ -22,10 +22,10 @@ TASKS_DIR = Path(__file__).resolve().parent.parent / "tasks"
 TASK_NAMES = ("sentiment", "agent_monitor", "multihop_qa", "commonsense_mc")
 
 SIZES = {
-    "sentiment": {"train": 24, "val": 24, "test": 24},
+    "sentiment": {"train": 78, "val": 78, "test": 96},
     "agent_monitor": {"train": 20, "val": 12, "test": 16},
     "multihop_qa": {"train": 16, "val": 12, "test": 16},
-    "commonsense_mc": {"train": 24, "val": 18, "test": 24},
+    "commonsense_mc": {"train": 52, "val": 44, "test": 64},
 }
 EXPECTED_LABELS = {
     "sentiment": ("positive", "negative", "neutral"),
