@@ -17,6 +17,7 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from smolopt.adapters.label_scorer import CALIBRATION_BATCH
 from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, UNCALIBRATED, Echo, RawTextAdapter
 from smolopt.backends.calls import collect_calls
 from smolopt.errors import ContextOverflow, found_in
@@ -187,6 +188,11 @@ def run_example(
     )
 
 
+def task_adapter(task: Task) -> RawTextAdapter:
+    """RawTextAdapter whose calibrated formats measure label bias on the task's first training inputs."""
+    return RawTextAdapter(calibration_inputs=[e.inputs().toDict() for e in task.split("train")[:CALIBRATION_BATCH]])
+
+
 def evaluate(
     task: Task,
     program: dspy.Module,
@@ -199,7 +205,7 @@ def evaluate(
     capture_traces: bool = False,
 ) -> EvalResult:
     """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise)."""
-    adapter = adapter or RawTextAdapter()
+    adapter = adapter or task_adapter(task)
     results = []
     for index, example in enumerate(examples):
         results.append(run_example(task, program, example, lm, adapter, capture_traces))

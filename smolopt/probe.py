@@ -31,10 +31,9 @@ from typing import Any
 
 import dspy
 
-from smolopt.adapters import RawTextAdapter
 from smolopt.adapters.echo import EchoKind
 from smolopt.errors import SmoloptError
-from smolopt.evaluate import EvalResult, Progress, evaluate
+from smolopt.evaluate import EvalResult, Progress, evaluate, task_adapter
 from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
 from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
 from smolopt.registry import ModelSpec
@@ -52,10 +51,10 @@ PROMPT_PROBLEM = "prompt problem"
 CAPACITY_PROBLEM = "capacity problem"
 _EPSILON = 1e-9  # accuracies are fractions of n; compare them without float noise
 
-ADAPTERS: dict[str, Callable[[], dspy.Adapter]] = {
-    "raw": RawTextAdapter,
-    "chat": lambda: dspy.ChatAdapter(use_json_adapter_fallback=False),  # a JSON retry would hide chat-format failures
-    "json": dspy.JSONAdapter,
+ADAPTERS: dict[str, Callable[[Task], dspy.Adapter]] = {
+    "raw": task_adapter,
+    "chat": lambda task: dspy.ChatAdapter(use_json_adapter_fallback=False),  # a JSON retry would hide chat-format failures
+    "json": lambda task: dspy.JSONAdapter(),
 }
 
 
@@ -439,7 +438,7 @@ def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbeP
         if variant.skipped:
             continue
         built = apply_candidate(program, variant.candidate)
-        variant.estimated_prompt_tokens = estimate_prompt_tokens(built, ADAPTERS[variant.adapter](), examples)
+        variant.estimated_prompt_tokens = estimate_prompt_tokens(built, ADAPTERS[variant.adapter](task), examples)
         if variant.estimated_prompt_tokens > prompt_room(spec):
             variant.skipped = (
                 f"about {variant.estimated_prompt_tokens} prompt tokens + {spec.max_tokens} to answer "
@@ -464,7 +463,7 @@ def run_probe(plan: ProbePlan, lm: dspy.LM, *, progress: Progress | None = None)
         step = (lambda index, _total, base=done: progress(base + index, plan.total_steps)) if progress else None
         program = apply_candidate(plan.program, variant.candidate)
         try:
-            result = evaluate(plan.task, program, plan.examples, lm, split="val", adapter=ADAPTERS[variant.adapter](), progress=step)
+            result = evaluate(plan.task, program, plan.examples, lm, split="val", adapter=ADAPTERS[variant.adapter](plan.task), progress=step)
         except SmoloptError as err:
             if variant.group == "seed":
                 raise

@@ -63,7 +63,7 @@ class ModelSpec(BaseModel):
     # What the server offers (default: what its provider usually does, see PROVIDER_OFFERS).
     offers: tuple[Capability, ...] | None = None
     # How many most-likely tokens a scoring request asks for (hosted APIs allow at most 20).
-    top_logprobs: int = Field(default=20, ge=1, le=100)
+    top_logprobs: int = Field(default=20, ge=1, le=1000)
 
     def can(self, capability: Capability) -> bool:
         """Whether this entry's server offers `capability` (declared, or its provider's default)."""

@@ -1,9 +1,16 @@
 """Answering by scoring: a label field's allowed answers scored after the prompt, calibrated on request.
 
 The adapter knows nothing of backends; it asks the model connection behind a dspy.LM for what
-scoring needs through the `TextModel` protocol (smolopt's LocalClient is one). Calibration scores
-the same prompt (instruction, demos, format) with content-free inputs ("N/A", "", "[MASK]") once
-per candidate prompt and keeps the result, so a validation pass pays for it once, not per example.
+scoring needs through the `TextModel` protocol (smolopt's LocalClient is one).
+
+Calibration divides each label's probability by the prompt's own pull toward it, measured once
+per candidate prompt (instruction, demos, format) and kept, so a validation pass pays for it once.
+The pull is measured on a calibration batch: real task inputs without their labels (batch
+calibration), or, when the caller has none, content-free inputs "N/A", "" and "[MASK]"
+(contextual calibration). Batch calibration measured best on the 135M (sentiment val, completion
+prompt, 78 examples): 68-83% over three 3- and 6-demo draws against 44-63% for content-free
+inputs, which read as "neutral" to the model and so calibrate that label away; zero-shot the two
+were within a point (59.0% and 61.5%).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from smolopt.adapters.scoring import NeedsContinuation, NoLogprobs, best, calibrate, label_logprobs
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
+CALIBRATION_BATCH = 12  # task inputs a calibrated prompt is measured on (one short call each, once per prompt)
 
 Prompt = str | list[dict[str, Any]]  # completion text, or chat messages
 
@@ -94,7 +102,8 @@ class Scored:
 class LabelScorer:
     """Scores labels for one adapter; keeps content-free scores per candidate prompt."""
 
-    def __init__(self) -> None:
+    def __init__(self, calibration_inputs: Sequence[Mapping[str, Any]] = ()) -> None:
+        self.calibration_inputs = list(calibration_inputs)
         self._priors: dict[str, list[dict[str, float]]] = {}
         self._lock = threading.Lock()
 
@@ -124,9 +133,10 @@ class LabelScorer:
             if key in self._priors:
                 return self._priors[key]
         found = []
-        for filler in CONTENT_FREE:
+        sources = self.calibration_inputs or [content_free(inputs, filler) for filler in CONTENT_FREE]
+        for source in sources:
             try:
-                found.append(label_logprobs(next_tokens(model, build(content_free(inputs, filler))), labels))
+                found.append(label_logprobs(next_tokens(model, build(source)), labels))
             except (EndOfText, NeedsContinuation):
                 continue
         with self._lock:

@@ -23,6 +23,7 @@ instead of generating them. A format the model's server cannot serve falls back 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dspy
@@ -62,9 +63,11 @@ def _description(field) -> str:
 class RawTextAdapter(Adapter):
     """Compact prompts, forgiving parsers, one LM call per prediction (or per label-scoring step)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.scorer = LabelScorer()
+    def __init__(self, calibration_inputs: Sequence[Mapping[str, Any]] = (), **kwargs):
+        """`calibration_inputs`: real inputs of the task (no labels needed) that calibrated formats
+        measure the prompt's label bias on; without them, content-free inputs stand in."""
+        super().__init__(**kwargs)
+        self.scorer = LabelScorer(calibration_inputs)
 
     @staticmethod
     def definition_lines(signature: type[dspy.Signature]) -> list[str]:

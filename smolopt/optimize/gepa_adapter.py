@@ -23,9 +23,9 @@ from typing import Any
 import dspy
 from gepa import EvaluationBatch
 
-from smolopt.adapters import RAW, RawTextAdapter
+from smolopt.adapters import RAW
 from smolopt.adapters.echo import is_prohibition, sentences
-from smolopt.evaluate import run_example
+from smolopt.evaluate import run_example, task_adapter
 from smolopt.candidate import apply_candidate, decode_demos, demos_key, encode_demos, is_demos_key, is_format_key, predictor_of
 from smolopt.optimize.fewshot import FewShotProposer
 from smolopt.optimize.format_search import FormatProposer
@@ -92,7 +92,7 @@ class SmoloptGEPAAdapter:
         self.reflector = reflector
         self.journal = journal or Journal()
         self.formats = FormatProposer(program)
-        self.raw_adapter = RawTextAdapter()
+        self.raw_adapter = task_adapter(task)
         self.metric_calls = 0
         # Demos are dropped until the longest prompt over these examples fits in prompt_room tokens.
         self.prompt_room = prompt_room
