@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -36,32 +35,17 @@ def progress_bar(quiet: bool = False) -> Progress:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from smolopt.backends.embedded import resolve_gguf, served_models
+    from smolopt.backends.status import model_status
     from smolopt.registry import load_registry
-    from smolopt.report import rich_table
+    from smolopt.report import offers_cell, rich_table
 
     registry = load_registry(args.registry)
     rows = []
     for spec in registry.models.values():
-        serves = spec.model or spec.name
-        if spec.provider == "embedded":
-            try:
-                serves = resolve_gguf(spec).name
-                status = "ready: started on demand"
-            except SmoloptError as err:
-                status = f"missing: {err}"
-            where = "127.0.0.1 (embedded)"
-        else:
-            where = spec.base_url
-            if spec.api_key_env and not os.environ.get(spec.api_key_env):
-                status = f"no key (${spec.api_key_env} unset)"
-            elif (listed := served_models(spec.base_url.rstrip("/"))) is None:
-                status = "not reachable"
-            else:
-                status = "reachable, serving " + (", ".join(listed[:3]) or "no models")
+        found = model_status(spec)
         role = " (default)" if spec.name == registry.default_student else (" (reflection)" if spec.name == registry.default_reflection else "")
-        rows.append((spec.name + role, spec.provider, serves, where, status))
-    console.print(rich_table(f"models in {registry.path}", ["name", "provider", "serves", "where", "status"], rows))
+        rows.append((spec.name + role, spec.provider, found.serves, found.where, found.status, offers_cell(found.declared, found.found)))
+    console.print(rich_table(f"models in {registry.path}", ["name", "provider", "serves", "where", "status", "offers"], rows))
     return 0
 
 
@@ -105,6 +89,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from smolopt.adapters.formats import parse_format
+    from smolopt.candidate import set_format
     from smolopt.evaluate import evaluate
     from smolopt.program_io import load_program
     from smolopt.registry import load_registry
@@ -117,13 +103,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
     spec = registry.get(args.model)
     examples = task.split(args.split)
     program = load_program(task, args.program) if args.program else task.program()
-    run = new_run("eval", task.name, {"task": task.name, "split": args.split, "model": spec.public(), "program": args.program})
+    if args.format:
+        fmt = parse_format(args.format, "--format")
+        for name, predictor in program.named_predictors():
+            set_format(predictor, str(fmt), name)
+    run = new_run("eval", task.name, {"task": task.name, "split": args.split, "model": spec.public(), "program": args.program, "format": args.format})
     with run.models(registry) as models, progress_bar(args.quiet) as bar:
         lm = models.lm(spec.name)
         job = bar.add_task(f"eval {task.name}", total=len(examples), status="")
         result = evaluate(task, program, examples, lm, split=args.split, progress=lambda done, total: bar.update(job, completed=done))
-    run.write_json("results.json", result.to_json())
+    run.write_json("results.json", {**result.to_json(), "notices": models.log.notices})
     console.print(eval_table(result))
+    for text in models.log.notices:
+        console.print(f"notice: {text}", highlight=False)
     console.print(f"run saved to {run.path}")
     return 0
 
@@ -144,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model", default=None, help="model name from the registry (default: the registry's default student)")
     ev.add_argument("--split", default="test", choices=["train", "val", "test"])
     ev.add_argument("--program", default=None, help="an optimized program.json saved by `smolopt optimize`")
+    ev.add_argument("--format", default=None, help="ask every predictor this way, e.g. 'completion score calibrated' (default: the program's own)")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 

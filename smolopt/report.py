@@ -23,6 +23,15 @@ def distribution(result: EvalResult, predicted: Counter | None = None) -> str:
     return " · ".join(f"{k} {predicted.get(k, 0)} (gold {gold.get(k, 0)})" for k in keys if predicted.get(k) or gold.get(k))
 
 
+def offers_cell(declared: Sequence[str], found: dict[str, bool] | None) -> str:
+    """'chat, completions, logprobs', plus what a check found where it differs ('logprobs: declared, not found')."""
+    shown = ", ".join(declared)
+    if found is None:
+        return shown
+    surprises = [f"{name}: {'found, not declared' if ok else 'declared, not found'}" for name, ok in found.items() if ok != (name in declared)]
+    return f"{shown} (checked{': ' + '; '.join(surprises) if surprises else ', as declared'})"
+
+
 def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
     echo_counts = ", ".join(f"{k} {v}" for k, v in sorted(result.echo_counts().items())) or "none"
     return [

@@ -23,10 +23,18 @@ from cli_runner import run_smolopt
 ROOT = Path(__file__).resolve().parent.parent
 
 
-class RecordingProxy:
-    """Forwards /v1/* to the real server and records every JSON request body."""
+def strip_logprobs(payload: dict) -> dict:
+    """What a server without token logprobs (LM Studio) answers: the same reply, no `logprobs`."""
+    for choice in payload.get("choices") or []:
+        choice.pop("logprobs", None)
+    return payload
 
-    def __init__(self, upstream: str):
+
+class RecordingProxy:
+    """Forwards /v1/* to the real server and records every JSON request body; `rewrite` may alter
+    each JSON reply on its way back (a fault or a missing feature, in front of the real model)."""
+
+    def __init__(self, upstream: str, rewrite=None):
         self.upstream = upstream.rstrip("/")
         self.bodies: list[dict] = []
         proxy = self
@@ -43,11 +51,14 @@ class RecordingProxy:
                 path = self.path.removeprefix("/v1")
                 reply = httpx.request(method, proxy.upstream + path, content=raw or None,
                                       headers={"Content-Type": "application/json"}, timeout=120)
+                content = reply.content
+                if rewrite is not None and raw and reply.status_code == 200:
+                    content = json.dumps(rewrite(reply.json())).encode()
                 self.send_response(reply.status_code)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply.content)))
+                self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
-                self.wfile.write(reply.content)
+                self.wfile.write(content)
 
             def do_GET(self):
                 self._forward("GET")
@@ -76,9 +87,18 @@ def proxy():
 
 
 @pytest.fixture(scope="session")
-def registry_path(proxy, tmp_path_factory) -> Path:
+def no_logprobs_proxy(proxy):
+    """The same real server behind a proxy that drops every reply's logprobs, as LM Studio does."""
+    recorder = RecordingProxy(proxy.upstream, rewrite=strip_logprobs)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(scope="session")
+def registry_path(proxy, no_logprobs_proxy, tmp_path_factory) -> Path:
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
-    tiny model; plus entries for the error stories (a closed port, a missing key)."""
+    tiny model; a server that declares logprobs but sends none; plus entries for the error stories
+    (a closed port, a missing key)."""
     path = tmp_path_factory.mktemp("registry") / "models.toml"
     path.write_text(f"""
 [defaults]
@@ -94,6 +114,11 @@ max_tokens = 64
 provider = "llamacpp"
 base_url = "http://127.0.0.1:{proxy.port}/v1"
 max_tokens = 48
+
+[models.no-logprobs]
+provider = "llamacpp"
+base_url = "http://127.0.0.1:{no_logprobs_proxy.port}/v1"
+max_tokens = 64
 
 [models.lmstudio-down]
 provider = "lmstudio"
@@ -119,10 +144,12 @@ def wire_check(request):
     if "proxy" not in request.fixturenames:
         yield
         return
-    recorder = request.getfixturevalue("proxy")
-    start = len(recorder.bodies)
+    recorders = [request.getfixturevalue("proxy")]
+    if "no_logprobs_proxy" in request.fixturenames:
+        recorders.append(request.getfixturevalue("no_logprobs_proxy"))
+    starts = [len(recorder.bodies) for recorder in recorders]
     yield
-    for body in recorder.bodies[start:]:
+    for body in [body for recorder, start in zip(recorders, starts) for body in recorder.bodies[start:]]:
         assert "response_format" not in body, body
         assert "max_completion_tokens" not in body, body
         assert "max_tokens" in body and "temperature" in body, body

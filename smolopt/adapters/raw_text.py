@@ -49,6 +49,8 @@ ECHOES = "smolopt_echoes"
 SCORES = "smolopt_scores"
 UNCALIBRATED = "smolopt_uncalibrated"
 
+NO_LOGPROBS = "returns no token logprobs: scored formats fall back to generating and parsing"
+
 
 def _extra(field) -> dict:
     return field.json_schema_extra or {}
@@ -187,7 +189,7 @@ class RawTextAdapter(Adapter):
         if answer == "score" and self.scored_labels(signature, inputs) is None:
             answer, calibrated = "generate", False  # free-text fields have nothing to score
         if answer == "score" and not model.can("logprobs"):
-            model.notice("returns no token logprobs: scored formats fall back to generating and parsing")
+            model.notice(NO_LOGPROBS)
             answer, calibrated = "generate", False
         return Format(mode, answer, calibrated)
 
@@ -202,7 +204,7 @@ class RawTextAdapter(Adapter):
                 return [self._score(model, fmt, signature, demos, inputs)]
             except NoLogprobs:
                 model.disable("logprobs")
-                model.notice("returned no token logprobs: scored formats fall back to generating and parsing")
+                model.notice(NO_LOGPROBS)
             except (NeedsContinuation, EndOfText):
                 pass  # this example only: its labels are read from generated text instead
             fmt = Format(fmt.mode, "generate")

@@ -13,7 +13,7 @@ def add_optimize_parser(sub) -> None:
     op.add_argument("task", nargs="?", help="task name (not needed with --resume)")
     op.add_argument("--model", default=None, help="student model (default: the registry's default student)")
     op.add_argument("--reflection", default=None, help="reflection model (default: the registry's [defaults] reflection; 'none' for few-shot injection only)")
-    op.add_argument("--budget", default="light", help="light, medium, heavy, or a number of metric calls")
+    op.add_argument("--budget", default="light", help="light, medium, heavy (10, 20, 40 validation passes) or a number of metric calls")
     op.add_argument("--seed", type=int, default=0)
     op.add_argument("--resume", type=Path, default=None, help="continue runs/<id>: finished calls come from its cache")
     op.add_argument("--quiet", action="store_true", help="no progress bar, no tables (the report is still written)")
@@ -47,8 +47,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         reflection = None if args.reflection == "none" else (args.reflection or registry.default_reflection)
         if reflection:
             registry.get(reflection)  # an unknown name is an error, an unreachable model is not
-        budget = parse_budget(args.budget)
     task = load_task(task_name)
+    if not args.resume:
+        budget = parse_budget(args.budget, len(task.split("val")))
     if not args.resume:
         run = new_run("optimize", task.name, {
             "task": task.name, "student": student, "reflection": reflection, "budget": budget, "seed": seed,
