@@ -4,6 +4,8 @@ For each (model, task) the probe evaluates variants of the task's seed program o
 the val split (the first n examples, so every variant and every model sees the same ones):
 
 - format adherence: the seed under RawTextAdapter, ChatAdapter (no JSON fallback) and JSONAdapter;
+- the format axis: the seed asked every way RawTextAdapter can (chat or completion, generated or
+  scored, calibrated or not), so the verdict is over the model's best way of being asked;
 - instruction load: 0, 1, 2, 4, 8, 16 rules from `task.rules` appended to every instruction;
 - few-shot: 0, 1, 2, 4, 8 label-balanced training demos, each in up to 3 orderings;
 - prohibition: the seed with "DO NOT repeat the input." appended, against the seed without it;
@@ -35,6 +37,8 @@ from smolopt.adapters.echo import EchoKind
 from smolopt.errors import SmoloptError
 from smolopt.evaluate import EvalResult, Progress, evaluate, task_adapter
 from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
+from smolopt.adapters.formats import ALL, SEED, Format
+from smolopt.adapters import usable_formats
 from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
 from smolopt.registry import ModelSpec
 from smolopt.report import pct
@@ -63,7 +67,7 @@ class Variant:
     """One planned evaluation: a candidate (instructions + demos) under one adapter."""
 
     name: str
-    group: str  # "seed" | "format" | "rules" | "demos" | "prohibition"
+    group: str  # "seed" | "format" | "ask" | "rules" | "demos" | "prohibition"
     candidate: dict[str, str]
     k: int = 0  # rules or demos added
     ordering: int = 0
@@ -272,6 +276,10 @@ class TaskProbe:
     def formats(self) -> list[Measurement]:
         return self.group("seed", "format")
 
+    def format_axis(self) -> list[Measurement]:
+        """The seed (chat, generated) and every other way RawTextAdapter asked."""
+        return self.group("seed", "ask")
+
     def rule_curve(self) -> list[Measurement]:
         return self.group("seed", "rules")
 
@@ -392,6 +400,17 @@ def orderings(count: int, wanted: int = ORDERINGS) -> list[tuple[int, ...]]:
     return found
 
 
+def usable_formats_of(program: dspy.Module) -> list[Format]:
+    """Formats every predictor of the program can use (scored ones only when all answer with labels)."""
+    usable = [set(usable_formats(predictor.signature)) for _, predictor in program.named_predictors()]
+    return [fmt for fmt in ALL if all(fmt in each for each in usable)]
+
+
+def with_format(candidate: dict[str, str], program: dspy.Module, fmt: Format) -> dict[str, str]:
+    """The candidate with every predictor asked in `fmt`."""
+    return {**candidate, **{format_key(name): str(fmt) for name, _ in program.named_predictors()}}
+
+
 def with_demos(candidate: dict[str, str], program: dspy.Module, task: Task, examples: Sequence[dspy.Example]) -> dict[str, str]:
     """The candidate with each predictor's demos replaced by what `examples` give it (task.demo_for)."""
     built = dict(candidate)
@@ -406,6 +425,7 @@ def _variants(task: Task, program: dspy.Module) -> list[Variant]:
     seed = seed_candidate(program)
     variants = [Variant("seed", "seed", seed)]
     variants += [Variant(f"format {name}", "format", seed, adapter=name) for name in ADAPTERS if name != "raw"]
+    variants += [Variant(f"ask {fmt}", "ask", with_format(seed, program, fmt)) for fmt in usable_formats_of(program) if fmt != SEED]
     variants += [Variant(f"rules {k}", "rules", with_lines(seed, task.rules[:k]), k=k) for k in rule_counts(len(task.rules)) if k]
     for k in DEMO_COUNTS[1:]:
         picked = balanced_demos(task, k)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # a bare Figure renders through Agg: no pyplot state, no display
 
+from smolopt.adapters.formats import SEED
 from smolopt.probe import ECHO_KINDS, Measurement, TaskProbe
 from smolopt.report import markdown_table, pct
 
@@ -70,6 +71,15 @@ def format_table(probe: TaskProbe) -> str:
         for m in probe.formats()
     ]
     return markdown_table(["adapter", "parse rate", "accuracy", "prompt tokens / call"], rows)
+
+
+def format_axis_table(probe: TaskProbe) -> str:
+    rows = [
+        ((m.name.removeprefix("ask ") if m.group == "ask" else str(SEED)) + (" (seed)" if m.group == "seed" else ""),
+         _accuracy(m), _parse(m), f"{m.prompt_tokens_per_call:.0f}" if m.evaluated else "")
+        for m in probe.format_axis()
+    ]
+    return markdown_table(["format", "accuracy", "parse rate", "prompt tokens / call"], rows)
 
 
 def load_table(probe: TaskProbe) -> str:
@@ -176,6 +186,7 @@ def section(probe: TaskProbe) -> str:
         f"**Rule budget: {probe.rule_budget()}** (the most rules whose accuracy stays within one example "
         f"({pct(probe.tolerance)}) of the best at fewer rules).",
         "### Format adherence", format_table(probe),
+        "### Format axis (how RawTextAdapter asks)", format_axis_table(probe),
         "### Instruction load", load_table(probe), f"![instruction load]({load_png})",
         "### Few-shot", few_shot_table(probe), f"![few-shot]({few_png})",
         "### Echo rates (share of examples)", echo_table(probe),

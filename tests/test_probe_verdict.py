@@ -44,6 +44,7 @@ def recorded_probe(
     chat: float = 4 / 12,
     json_accuracy: float = 0.0,
     prohibition: float = 4 / 12,
+    asked: dict[str, float] | None = None,
     labels: tuple[str, ...] | None = LABELS,
     model: str = "smollm2-135m",
     task: str = "sentiment",
@@ -56,6 +57,7 @@ def recorded_probe(
         measurement("format chat", "format", chat, adapter="chat", parse_rate=0.5, prompt_tokens_per_call=230.0),
         measurement("format json", "format", json_accuracy, adapter="json", parse_rate=0.0, prompt_tokens_per_call=228.0),
     ]
+    measurements += [measurement(f"ask {fmt}", "ask", acc, prompt_tokens_per_call=40.0) for fmt, acc in (asked or {}).items()]
     measurements += [
         measurement(f"rules {k}", "rules", acc, k=k, prompt_tokens_per_call=52.0 + 20 * k) for k, acc in zip(RULE_KS, rules)
     ]
@@ -91,6 +93,15 @@ def test_one_demo_ordering_well_above_chance_is_a_prompt_problem():
     assert verdict.best_variant == "demos 4 order 2"
     assert verdict.best_accuracy == pytest.approx(0.75)
     assert "'demos 4 order 2'" in verdict.evidence and "75.0%" in verdict.evidence
+
+
+def test_the_verdict_is_over_the_best_way_of_asking_not_only_the_chat_template():
+    asked = {"completion score": 5 / 12, "completion score calibrated": 8 / 12}
+    probe = recorded_probe(asked=asked)  # every chat-template variant stays near chance
+    verdict = probe.verdict()
+    assert verdict.label == PROMPT_PROBLEM and verdict.best_variant == "ask completion score calibrated"
+    assert [m.name for m in probe.format_axis()] == ["seed", "ask completion score", "ask completion score calibrated"]
+    assert recorded_probe(asked={"completion score": 5 / 12}).verdict().label == CAPACITY_PROBLEM
 
 
 def test_the_threshold_is_inclusive_at_exactly_chance_plus_margin():
@@ -200,6 +211,9 @@ def test_plan_skips_prompts_that_would_not_fit_and_counts_the_rest():
     # demos are balanced over the labels: 4 demos cover all three
     demo_labels = {task.gold_label(next(e for e in task.split("train") if e.id == i)) for i in names["demos 4 order 1"].demo_ids}
     assert demo_labels == set(LABELS)
+    # the format axis: every way but the seed's own, scored ones included for a label task
+    assert sorted(v.name for v in plan.variants if v.group == "ask") == sorted(
+        f"ask {fmt}" for fmt in ("completion score calibrated", "completion score", "completion generate", "chat score calibrated", "chat score"))
 
 
 # ---- the card ---------------------------------------------------------------------------------
@@ -208,6 +222,7 @@ def test_plan_skips_prompts_that_would_not_fit_and_counts_the_rest():
 def test_card_renders_tables_verdict_and_plots(tmp_path: Path):
     prompt = recorded_probe(seed=0.5, rules=(0.5, 0.5, 0.25, 0.25, 0.0),
                             demos={1: [4 / 12], 2: [5 / 12, 4 / 12], 4: [4 / 12, 9 / 12, 3 / 12], 8: [5 / 12] * 3})
+    prompt.measurements.append(measurement("ask completion score calibrated", "ask", 7 / 12, prompt_tokens_per_call=40.0))
     capacity = recorded_probe(model="ollama-gemma3-270m")
     card = write_card([prompt, capacity], tmp_path)
     text = card.read_text(encoding="utf-8")
@@ -219,6 +234,7 @@ def test_card_renders_tables_verdict_and_plots(tmp_path: Path):
     assert "| 4 | 3 | 44.4% | 25.0% | 75.0% |" in text  # few-shot mean/min/max at 4 demos
     assert '| seed + "DO NOT repeat the input." | 58.3% | 0.0% | 0.0% | 25.0% |' in text
     assert "| positive | 11 | 4 |" in text and "| (unparsed) | 1 | 0 |" in text
+    assert "| chat generate (seed) | 50.0% | 100.0% | 52 |" in text and "| completion score calibrated | 58.3% | 100.0% | 40 |" in text
     assert "| chat (seed) |" not in text and "| raw (seed) | 100.0% | 50.0% | 52 |" in text
     # the side-by-side table: one row per (model, task)
     assert "| model | task | seed accuracy | parse raw | parse chat | parse json |" in text

@@ -32,7 +32,7 @@ from dspy.signatures import field as dspy_field
 
 from smolopt.adapters.completion import as_labelled_reply, completion_prompt, input_lines, render_value, stop_sequences
 from smolopt.adapters.echo import find_echoes
-from smolopt.adapters.formats import CONFIG_KEY, SEED, Format, parse_format
+from smolopt.adapters.formats import ALL, CONFIG_KEY, SEED, Format, parse_format
 from smolopt.adapters.label_scorer import EndOfText, LabelScorer, NeedsContinuation, NoLogprobs, TextModel, text_model
 from smolopt.errors import SmoloptError
 from smolopt.adapters.parsing import LabelSpec, ParseFailure, coerce, field_label, label_spec, split_labelled
@@ -171,10 +171,11 @@ class RawTextAdapter(Adapter):
             synonyms.update({str(text): str(key) for key, text in inputs[source].items()})
         return label_spec(field.annotation, synonyms)
 
-    def scored_labels(self, signature: type[dspy.Signature], inputs: dict[str, Any]) -> LabelSpec | None:
+    @staticmethod
+    def scored_labels(signature: type[dspy.Signature], inputs: dict[str, Any]) -> LabelSpec | None:
         """The closed answer set a scored format can score: one output field, Literal or Enum."""
         names = list(signature.output_fields)
-        return self._labels(signature.output_fields[names[0]], inputs) if len(names) == 1 else None
+        return RawTextAdapter._labels(signature.output_fields[names[0]], inputs) if len(names) == 1 else None
 
     def usable_format(self, wanted: Format, signature: type[dspy.Signature], inputs: dict[str, Any], model: TextModel | None) -> Format:
         """`wanted`, or the nearest format this signature and server allow (the run is told once)."""
@@ -249,3 +250,9 @@ class RawTextAdapter(Adapter):
 
     async def acall(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
         raise NotImplementedError("RawTextAdapter is synchronous; smolopt evaluates one call at a time")
+
+
+def usable_formats(signature: type[dspy.Signature]) -> list[Format]:
+    """The formats a predictor with this signature can use: scored ones only for one label field."""
+    scorable = RawTextAdapter.scored_labels(signature, {}) is not None
+    return [fmt for fmt in ALL if scorable or not fmt.scores]

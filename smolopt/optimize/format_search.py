@@ -13,15 +13,9 @@ import json
 
 import dspy
 
-from smolopt.adapters import RawTextAdapter
-from smolopt.adapters.formats import ALL, Format, parse_format
+from smolopt.adapters import usable_formats
+from smolopt.adapters.formats import Format, parse_format
 from smolopt.candidate import format_key
-
-
-def usable_formats(signature: type[dspy.Signature]) -> list[Format]:
-    """The formats a predictor with this signature can use: scored ones only for one label field."""
-    scorable = RawTextAdapter().scored_labels(signature, {}) is not None
-    return [fmt for fmt in ALL if scorable or not fmt.scores]
 
 
 class FormatProposer:
