@@ -28,13 +28,18 @@ from smolopt.optimize.runner import optimize  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import markdown_table, pct  # noqa: E402
 from smolopt.runs import new_run  # noqa: E402
-from smolopt.stats import bootstrap_interval  # noqa: E402
+from smolopt.stats import bootstrap_interval, paired_difference_interval  # noqa: E402
 from smolopt.tasks import load_task  # noqa: E402
 
 
 def with_interval(result) -> str:
     low, high = bootstrap_interval([e.score for e in result.examples])
     return f"{pct(result.accuracy)} [{pct(low)}, {pct(high)}]"
+
+
+def paired_change(before, after) -> str:
+    low, high = paired_difference_interval([e.score for e in before.examples], [e.score for e in after.examples])
+    return f"{100 * (after.accuracy - before.accuracy):+.1f} pts [{100 * low:+.1f}, {100 * high:+.1f}]"
 
 
 def stock_gepa(task, registry, budget: int) -> dict:
@@ -59,9 +64,9 @@ def smolopt_arm(task, registry, budget: int) -> dict:
     run = new_run("optimize", task.name, {"task": task.name, "bench": True})
     with run.models(registry) as models:
         start = time.perf_counter()
-        result = optimize(task, models, run, student=registry.default_student, reflection=None, budget=budget)
+        _, result = optimize(task, models, run, student=registry.default_student, reflection=None, budget=budget)
         return {"before": result.baseline_test, "after": result.optimized_test, "metric_calls": result.metric_calls,
-                "lm_calls": models.log.made, "wall_s": time.perf_counter() - start}
+                "lm_calls": models.log.made, "wall_s": time.perf_counter() - start, "format": result.chosen_format}
 
 
 def main() -> None:
@@ -69,20 +74,22 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=120, help="metric calls for each arm")
     args = parser.parse_args()
     task, registry = load_task("sentiment"), load_registry()
-    arms = {"smolopt optimize (RawTextAdapter, few-shot injection)": smolopt_arm(task, registry, args.budget)}
+    arms = {"smolopt optimize (format search, few-shot injection)": smolopt_arm(task, registry, args.budget)}
     print("smolopt arm done", flush=True)
     arms["stock dspy.GEPA (ChatAdapter, default proposer, student reflects)"] = stock_gepa(task, registry, args.budget)
     rows = [
-        [name, with_interval(a["before"]), with_interval(a["after"]), f"{100 * (a['after'].accuracy - a['before'].accuracy):+.1f} pts",
-         pct(a["after"].parse_rate), str(a["metric_calls"]), str(a["lm_calls"]), f"{a['wall_s']:.0f}"]
+        [name, with_interval(a["before"]), with_interval(a["after"]), paired_change(a["before"], a["after"]),
+         pct(a["after"].parse_rate), a.get("format", "chat (ChatAdapter)"), str(a["metric_calls"]), str(a["lm_calls"]), f"{a['wall_s']:.0f}"]
         for name, a in arms.items()
     ]
     body = "\n".join([
         "## Optimize: smolopt vs stock dspy.GEPA (sentiment, SmolLM2-135M embedded)",
         "",
-        preamble() + f"- budget: {args.budget} metric calls per arm; test split (24 examples) with 95% bootstrap intervals; no hosted model",
+        preamble() + f"- budget: {args.budget} metric calls per arm; test split ({len(task.split('test'))} examples) with 95% bootstrap "
+        "intervals, the change's paired; no hosted model",
         "",
-        markdown_table(["arm", "test before", "test after", "change", "parse rate after", "metric calls", "LM calls", "wall s (incl. test evals)"], rows),
+        markdown_table(["arm", "test before", "test after", "change [paired 95% CI]", "parse rate after", "format after", "metric calls",
+                        "LM calls", "wall s (incl. test evals)"], rows),
     ])
     write_section("bench_optimize", body)
     print(body)

@@ -1,3 +1,21 @@
-"""smolopt: a local small-model lab. DSPy + GEPA prompt optimization for tiny models."""
+"""smolopt: a local small-model lab. DSPy + GEPA prompt optimization for tiny models.
+
+The Python API (see `smolopt.api`): `lm`, `evaluate`, `Optimizer`, and `RawTextAdapter`. They are
+loaded on first use, so the `smolopt` command starts without importing DSPy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = {"lm": "smolopt.api", "evaluate": "smolopt.api", "Optimizer": "smolopt.api", "RawTextAdapter": "smolopt.adapters"}
+__all__ = list(_API)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'smolopt' has no attribute {name!r}")

@@ -17,8 +17,9 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from smolopt.adapters import PARSE_ERROR, RAW, Echo, RawTextAdapter
 from smolopt.adapters.label_scorer import CALIBRATION_BATCH
-from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, UNCALIBRATED, Echo, RawTextAdapter
+from smolopt.adapters.outcomes import collect_outcomes
 from smolopt.backends.calls import collect_calls
 from smolopt.errors import ContextOverflow, found_in
 from smolopt.tasks import Task
@@ -43,6 +44,8 @@ class ExampleResult:
     completion_tokens: int
     latency_s: float
     uncalibrated: str | None = None  # the label a calibrated format chose before calibration
+    steps: int = 0  # predictor calls RawTextAdapter answered (two per example for a two-step program)
+    unparsed_steps: int = 0  # of those, replies that could not be read (a first step's too)
     trace: list = field(default_factory=list, repr=False)  # (predictor, inputs, prediction) when captured
 
     def to_json(self) -> dict[str, Any]:
@@ -72,6 +75,12 @@ class EvalResult:
     @property
     def parse_rate(self) -> float:
         return sum(e.parsed for e in self.examples) / self.n if self.n else 0.0
+
+    @property
+    def step_parse_rate(self) -> float:
+        """Share of every predictor call's replies that could be read (each step of a multi-step program)."""
+        steps = sum(e.steps for e in self.examples)
+        return 1 - sum(e.unparsed_steps for e in self.examples) / steps if steps else self.parse_rate
 
     @property
     def echo_rate(self) -> float:
@@ -112,6 +121,7 @@ class EvalResult:
             "n": self.n,
             "accuracy": self.accuracy,
             "parse_rate": self.parse_rate,
+            "step_parse_rate": self.step_parse_rate,
             "echo_rate": self.echo_rate,
             "echo_counts": dict(self.echo_counts()),
             "predicted_distribution": dict(self.predicted_distribution()),
@@ -152,9 +162,9 @@ def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Predict
 def run_example(
     task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, capture_trace: bool = False
 ) -> ExampleResult:
-    """Run and score one example; every LM call it makes is counted through the call collector."""
+    """Run and score one example; its LM calls and every step's parse and echo outcomes come through collectors."""
     start = time.perf_counter()
-    with collect_calls() as calls, dspy.context(lm=lm, adapter=adapter, trace=[]):
+    with collect_calls() as calls, collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=adapter, trace=[]):
         try:
             prediction = program(**example.inputs())
         except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
@@ -166,7 +176,7 @@ def run_example(
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
     score, feedback, parsed = score_prediction(task, example, prediction)
-    echoes: list[Echo] = list(prediction.get(ECHOES) or [])
+    echoes: list[Echo] = list(dict.fromkeys(echo for outcome in outcomes for echo in outcome.echoes))
     if echoes:
         feedback = f"{feedback} {echo_feedback(echoes)}"
     predicted = prediction.get(task.output)
@@ -183,7 +193,9 @@ def run_example(
         prompt_tokens=sum(c.prompt_tokens for c in calls),
         completion_tokens=sum(c.completion_tokens for c in calls),
         latency_s=elapsed,
-        uncalibrated=prediction.get(UNCALIBRATED),
+        uncalibrated=next((o.uncalibrated for o in reversed(outcomes) if o.uncalibrated), None),
+        steps=len(outcomes),
+        unparsed_steps=sum(o.parse_error is not None for o in outcomes),
         trace=trace,
     )
 

@@ -38,6 +38,7 @@ def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
         ("examples", str(result.n)),
         ("accuracy", pct(result.accuracy)),
         ("parse rate", pct(result.parse_rate)),
+        *([("parse rate, every step", pct(result.step_parse_rate))] if sum(e.steps for e in result.examples) > result.n else []),
         ("echo rate", f"{pct(result.echo_rate)} ({echo_counts})"),
         ("labels predicted", distribution(result)),
         *([("labels before calibration", distribution(result, before))] if (before := result.uncalibrated_distribution()) else []),

@@ -37,6 +37,7 @@ from pathlib import Path
 import dspy
 
 import smolopt.adapters  # noqa: F401  (registers the output-field options task signatures may use)
+from smolopt.adapters.parsing import label_spec
 from smolopt.errors import SmoloptError
 
 SPLITS = ("train", "val", "test")
@@ -170,4 +171,59 @@ def load_task(name: str, root: Path | None = None) -> Task:
         labels=labels,
         rules=rules,
         demo=getattr(module, "demo", None),
+    )
+
+
+def as_task_metric(metric: Callable) -> Callable[[dspy.Example, dspy.Prediction], dspy.Prediction]:
+    """A user's metric in the Task protocol's shape.
+
+    It is called as metric(example, prediction), the first two arguments of DSPy's GEPA metric
+    (gold, pred, trace, pred_name, pred_trace), and may return a number, a bool, or anything with
+    `score` and (optionally) `feedback`, as dspy.Prediction or a dict.
+    """
+    def scored(example: dspy.Example, prediction: dspy.Prediction) -> dspy.Prediction:
+        value = metric(example, prediction)
+        if isinstance(value, (bool, int, float)):
+            return dspy.Prediction(score=float(value), feedback="")
+        get = value.get if isinstance(value, dict) else (lambda key, default=None: getattr(value, key, default))
+        if get("score") is None:
+            raise SmoloptError(f"the metric returned {type(value).__name__} without a score (return a number or score=..., feedback=...)")
+        return dspy.Prediction(score=float(get("score")), feedback=str(get("feedback", "") or ""))
+    return scored
+
+
+def task_from_program(
+    program: dspy.Module,
+    metric: Callable,
+    trainset: list[dspy.Example],
+    valset: list[dspy.Example] | None = None,
+    testset: list[dspy.Example] | None = None,
+    name: str = "program",
+) -> Task:
+    """A user's own program, examples and metric as a Task, so they run on the same core as a task folder.
+
+    The answer is the last output field of the program's last predictor (DSPy's convention: the
+    examples hold the gold value under that name); a Literal or Enum there makes it a label task.
+    Missing splits reuse the ones given (val is train, test is val), and callers say so.
+    """
+    if not trainset:
+        raise SmoloptError("trainset is empty: give at least one dspy.Example")
+    predictors = [predictor for _, predictor in program.named_predictors()]
+    if not predictors:
+        raise SmoloptError("the program has no dspy.Predict inside it to prompt")
+    output, field_info = list(predictors[-1].signature.output_fields.items())[-1]
+    spec = label_spec(field_info.annotation)
+    inputs = tuple(trainset[0].inputs().keys())
+    splits = {"train": list(trainset), "val": list(valset or trainset), "test": list(testset or valset or trainset)}
+    return Task(
+        name=name,
+        path=Path("."),
+        description=f"{type(program).__name__} with a user metric",
+        inputs=inputs,
+        output=output,
+        answer=output,
+        program=program.deepcopy,
+        metric=as_task_metric(metric),
+        splits=splits,
+        labels=spec.labels if spec else None,
     )

@@ -22,7 +22,7 @@ def test_a_tiny_reflection_model_is_guarded_and_never_sends_response_format(regi
     task = load_task(str(small_task("sentiment", tmp_path / "sentiment_small", 12)))
     run = new_run("optimize", "sentiment", {"task": "sentiment"})
     with run.models(registry) as models:
-        result = optimize(task, models, run, student="smollm2-135m", reflection="tiny-reflector", budget=120)
+        _, result = optimize(task, models, run, student="smollm2-135m", reflection="tiny-reflector", budget=120)
     reflections = [r for r in result.journal.records if r.proposer == "reflection"]
     assert reflections, "the reflection model was never asked"
     rejected = [r for r in reflections if not r.accepted_by_guard]

@@ -20,7 +20,7 @@ from smolopt.probe import (
     results_json,
     rule_budget,
 )
-from smolopt.probe_report import card_markdown, plot_names, write_card
+from smolopt.probe.card import card_markdown, plot_names, write_card
 from smolopt.registry import ModelSpec
 from smolopt.tasks import load_task
 

@@ -4,8 +4,7 @@ from collections import Counter
 
 import dspy
 
-from smolopt.optimize.fewshot import FewShotProposer, bias_order
-from smolopt.optimize.gepa_adapter import without_prohibitions
+from smolopt.optimize.proposers import EchoGuardProposer, FewShotProposer, FormatProposer, bias_order, without_prohibitions
 from smolopt.adapters.echo import copy_fraction
 from smolopt.optimize.guards import extract_instruction, rejection_reason
 
@@ -42,7 +41,7 @@ def test_few_shot_injection_is_balanced_ordered_and_uses_failures():
              for label in ("positive", "negative", "neutral") for i in range(4)]
     proposer = FewShotProposer(train, lambda e, _: {"text": e.text, "sentiment": e.label}, lambda e: e.label,
                                order=["negative", "neutral", "positive"], seed=1)
-    ids = proposer.propose("self", current_ids=[], failing_ids=["negative2"])
+    ids = proposer.pick(current_ids=[], failing_ids=["negative2"])
     labels = [proposer.by_id[i].label for i in ids]
     assert "negative2" in ids
     assert Counter(labels) == Counter(negative=1, neutral=1, positive=1)
@@ -54,7 +53,8 @@ def test_few_shot_injection_is_balanced_ordered_and_uses_failures():
 def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
     import json
 
-    from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
+    from smolopt.optimize.rule_budget import added_sentences, past_budget
+    from smolopt.probe.budget import probed_rule_budget
 
     probe_dir = tmp_path / "20261121-120000-probe-sentiment"
     probe_dir.mkdir()
@@ -71,15 +71,16 @@ def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
 def test_a_val_gain_within_noise_keeps_the_seed():
     from types import SimpleNamespace
 
-    from smolopt.optimize.runner import choose
+    from smolopt.optimize.report import choice_note
+    from smolopt.optimize.result import choose
 
     seed = {i: float(i % 2) for i in range(24)}
     lucky = {**seed, 0: 1.0, 2: 1.0}  # two more right answers out of 24
     solid = {i: 1.0 for i in range(24)}
     result = SimpleNamespace(best_idx=1, val_subscores=[seed, lucky])
-    assert choose(result)[0] == 0 and "kept the seed" in choose(result)[1]
+    assert choose(result).shipped == 0 and "kept the seed" in choice_note(choose(result))
     result = SimpleNamespace(best_idx=1, val_subscores=[seed, solid])
-    assert choose(result)[0] == 1
+    assert choose(result).shipped == 1 and choice_note(choose(result)).startswith("chose candidate 1")
 
 
 def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflection(tmp_path):
@@ -90,13 +91,16 @@ def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflectio
     from smolopt.tasks import load_task
 
     class MustNotReflect:
+        name = "reflection"
+
         def propose(self, *args):
             raise AssertionError("the echo guard should answer without a reflection call")
 
     task = load_task(str(Path(__file__).resolve().parent.parent / "tasks" / "sentiment"))
     program = task.program()
     fewshot = FewShotProposer(task.split("train"), task.demo_for, task.gold_label, order=["negative", "neutral", "positive"])
-    adapter = SmoloptGEPAAdapter(task, program, lm=None, fewshot=fewshot, reflector=MustNotReflect(), journal=Journal(tmp_path / "p.jsonl"))
+    chains = {"instruction": [EchoGuardProposer(fewshot), MustNotReflect(), fewshot]}
+    adapter = SmoloptGEPAAdapter(task, program, lm=None, chains=chains, journal=Journal(tmp_path / "p.jsonl"))
     candidate = {**seed_candidate(program), "self": "Classify the sentiment of the text. DO NOT echo the input."}
     failing = task.split("train")[0]
     records = [{"Inputs": {"text": failing.text}, "Generated Outputs": "DO NOT echo the input.", "Feedback": "echoed",
@@ -105,4 +109,25 @@ def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflectio
     assert updates["self"] == "Classify the sentiment of the text."
     demos = decode_demos(updates["self.demos"])
     assert demos and {d["sentiment"] for d in demos} == {"negative", "neutral", "positive"}
-    assert [r.proposer for r in adapter.journal.records] == ["echo guard", "few-shot"]
+    assert [r.proposer for r in adapter.journal.records] == ["echo guard"]
+    assert "prohibition replaced by demos" in adapter.journal.records[0].note
+
+
+def test_the_format_search_offers_each_usable_format_once_per_parent_best_first():
+    from pathlib import Path
+
+    from smolopt.candidate import seed_candidate
+    from smolopt.tasks import load_task
+
+    root = Path(__file__).resolve().parent.parent / "tasks"
+    program = load_task(str(root / "sentiment")).program()
+    proposer = FormatProposer(program)
+    parent = seed_candidate(program)
+    offered = []
+    while (proposed := proposer.propose(parent, "self.format", [])) is not None:
+        offered.append(proposed.updates["self.format"])
+    assert offered == ["completion score calibrated", "completion score", "completion generate", "chat score calibrated", "chat score"]
+    # a free-text predictor has nothing to score: only the ways of generating are offered
+    multihop = load_task(str(root / "multihop_qa")).program()
+    free = FormatProposer(multihop)
+    assert free.propose(seed_candidate(multihop), "reason.format", []).updates == {"reason.format": "completion generate"}

@@ -15,6 +15,7 @@ import dspy
 import pytest
 
 from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, RawTextAdapter
+from smolopt.adapters.outcomes import collect_outcomes
 from smolopt.errors import SmoloptError
 from smolopt.tasks import SPLITS, load_task
 
@@ -299,20 +300,26 @@ def test_multihop_forward_keeps_reason_outputs_and_verify_markers():
     assert failed.answer is None and failed.candidate == "Low Tide Lanterns"
 
 
-def test_multihop_forward_counts_echoes_of_either_hop():
+def test_multihop_echoes_and_parse_failures_of_either_hop_reach_the_collector():
+    """The task program is plain DSPy: the adapter announces each step's outcome, nothing is forwarded."""
     t = task("multihop_qa")
     example = next(e for e in t.split("train") if e.answer == "Low Tide Lanterns")
     echoing = "Bridge: Find the paragraph about the entity in the question\nCandidate: Low Tide Lanterns"
     lm = ScriptedLM([echoing, "Low Tide Lanterns"])
-    with dspy.context(lm=lm, adapter=RawTextAdapter()):
+    with collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=RawTextAdapter()):
         prediction = t.program()(**example.inputs())
     assert prediction.answer == "Low Tide Lanterns"
-    assert [echo.kind for echo in prediction.get(ECHOES)] == ["instruction"]
+    assert [[echo.kind for echo in outcome.echoes] for outcome in outcomes] == [["instruction"], []]
 
     lm = ScriptedLM(["Bridge: The Copper Finches\nCandidate: Low Tide Lanterns", "What was the debut album of the band"])
-    with dspy.context(lm=lm, adapter=RawTextAdapter()):
-        prediction = t.program()(**example.inputs())
-    assert [echo.kind for echo in prediction.get(ECHOES)] == ["input"]  # verify copying the question still counts
+    with collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=RawTextAdapter()):
+        t.program()(**example.inputs())
+    assert [echo.kind for outcome in outcomes for echo in outcome.echoes] == ["input"]  # verify copying the question still counts
+
+    lm = ScriptedLM(["", "Low Tide Lanterns"])  # the first step says nothing readable
+    with collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=RawTextAdapter()):
+        t.program()(**example.inputs())
+    assert [outcome.parse_error is not None for outcome in outcomes] == [True, False]
 
 
 # --- parsing commonsense answers -----------------------------------------------------------------

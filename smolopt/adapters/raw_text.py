@@ -33,6 +33,7 @@ from dspy.signatures import field as dspy_field
 from smolopt.adapters.completion import as_labelled_reply, completion_prompt, input_lines, render_value, stop_sequences
 from smolopt.adapters.echo import find_echoes
 from smolopt.adapters.formats import ALL, CONFIG_KEY, SEED, Format, parse_format
+from smolopt.adapters.outcomes import OUTCOMES, Outcome
 from smolopt.adapters.label_scorer import EndOfText, LabelScorer, NeedsContinuation, NoLogprobs, TextModel, text_model
 from smolopt.errors import SmoloptError
 from smolopt.adapters.parsing import LabelSpec, ParseFailure, coerce, field_label, label_spec, split_labelled
@@ -195,7 +196,14 @@ class RawTextAdapter(Adapter):
         return Format(mode, answer, calibrated)
 
     def __call__(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
-        """Format, call the LM (once, or once per scoring step), read the answer; echoes are checked against this prompt."""
+        """Format, call the LM (once, or once per scoring step), read the answer, announce its Outcome."""
+        values = self._answer(lm, lm_kwargs, signature, demos, inputs)
+        for value in values:
+            OUTCOMES.announce(Outcome(value[PARSE_ERROR], tuple(value[ECHOES]), value.get(UNCALIBRATED)))
+        return values
+
+    def _answer(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
+        """The values of one call in the predictor's format (echoes checked against this prompt)."""
         lm_kwargs = dict(lm_kwargs)
         wanted = parse_format(str(lm_kwargs.pop(CONFIG_KEY, SEED)), f"predictor config '{CONFIG_KEY}'")
         model = text_model(lm)

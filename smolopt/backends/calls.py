@@ -6,16 +6,16 @@ and `calls.jsonl` tells afterwards exactly what each model was sent and said.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from smolopt.collector import Collector
+from smolopt.jsonl import append_jsonl
 
 
 @dataclass
@@ -86,25 +86,10 @@ class CallLog:
             if self.path is None:
                 return
             entry = {"time": time.time(), "model": model_name, "request": body, **asdict(completion)}
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            append_jsonl(self.path, entry)
 
 
-_collectors: contextvars.ContextVar[tuple[list[Completion], ...]] = contextvars.ContextVar("collectors", default=())
-
-
-@contextlib.contextmanager
-def collect_calls() -> Iterator[list[Completion]]:
-    """Gather every Completion made inside the block (the eval core uses it for per-example usage)."""
-    bucket: list[Completion] = []
-    token = _collectors.set(_collectors.get() + (bucket,))
-    try:
-        yield bucket
-    finally:
-        _collectors.reset(token)
-
-
-def announce(completion: Completion) -> None:
-    """Hand a finished call to every collector open in this context."""
-    for bucket in _collectors.get():
-        bucket.append(completion)
+# The eval core collects every Completion made inside one example (its per-example usage).
+CALLS: Collector[Completion] = Collector("calls")
+collect_calls = CALLS.collect
+announce = CALLS.announce

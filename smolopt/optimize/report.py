@@ -1,13 +1,16 @@
-"""The optimize report: iteration table, before/after summary with intervals, prompts side by side."""
+"""The optimize report: iteration table, formats on val, before/after with intervals, prompts side by side.
+
+Numbers come in typed (`OptimizeResult`); every display string is made here.
+"""
 
 from __future__ import annotations
 
 from smolopt.adapters.formats import SEED
 from smolopt.candidate import decode_demos, demos_key, format_key, is_instruction_key
-from smolopt.optimize.runner import OptimizeResult
+from smolopt.optimize.result import Choice, IterationRow, OptimizeResult
 from smolopt.report import markdown_table, pct
 
-ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "prompt tokens/call", "demos", "flag"]
+ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "format", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
 FORMAT_HEADERS = ["format", "best val", "chosen"]
 
@@ -19,21 +22,34 @@ def format_rows(result: OptimizeResult) -> list[list[str]]:
     return [[label, pct(score), "✓" if label == chosen else ""] for label, score in ranked]
 
 
+def _minibatch(scores: list[float] | None) -> str:
+    return "" if not scores else f"{round(sum(scores), 2):g}/{len(scores)}"
+
+
+def _flag(row: IterationRow, rule_budget: int | None) -> str:
+    return f"+{row.added_sentences} sentences, past the rule budget {rule_budget}" if row.past_rule_budget else ""
+
+
 def iteration_rows(result: OptimizeResult) -> list[list[str]]:
-    rows = []
-    for row in result.iterations:
-        tokens = row["prompt_tokens"]
-        rows.append([
-            "baseline" if row["candidate"] == 0 else str(row["candidate"]),
-            str(row["iteration"]),
-            row["parent"],
-            row["minibatch"],
-            pct(row["val"]),
-            f"{tokens:.0f}" if tokens is not None else "-",
-            str(row["demos"]),
-            row["flag"],
-        ])
-    return rows
+    return [[
+        "baseline" if row.candidate == 0 else str(row.candidate),
+        "?" if row.iteration is None else str(row.iteration),
+        ", ".join(map(str, row.parents)) or "-",
+        f"{_minibatch(row.minibatch_parent)} → {_minibatch(row.minibatch_child)}" if row.minibatch_child else "",
+        pct(row.val),
+        row.format,
+        f"{row.prompt_tokens:.0f}" if row.prompt_tokens is not None else "-",
+        str(row.demos),
+        _flag(row, result.rule_budget),
+    ] for row in result.iterations]
+
+
+def choice_note(choice: Choice) -> str:
+    """Why the shipped candidate ships: the seed was best, or the best's val gain with its interval."""
+    if choice.best_on_val == 0:
+        return "the seed scored best on val"
+    shown = f"candidate {choice.best_on_val}'s val gain {100 * choice.val_gain:+.1f} pts (95% interval {100 * choice.low:+.1f} to {100 * choice.high:+.1f})"
+    return f"chose {shown}" if choice.shipped else f"kept the seed: {shown} includes no gain"
 
 
 def summary_rows(result: OptimizeResult) -> list[list[str]]:
@@ -75,12 +91,12 @@ def markdown(result: OptimizeResult) -> str:
         f"# smolopt optimize: {result.task} on {result.student}",
         "",
         f"- proposers: {result.reflection_note}",
-        f"- choice: {result.extra['choice']}",
+        f"- choice: {choice_note(result.choice)}",
         *[f"- notice: {text}" for text in result.notices],
         f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
         f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
-        f"- demo order (most under-predicted label first): {', '.join(result.extra.get('demo_order') or []) or 'n/a'}",
-        f"- rule budget from the newest probe of this model and task: {'none' if result.extra.get('rule_budget') is None else result.extra['rule_budget']}",
+        f"- demo order (most under-predicted label first): {', '.join(result.demo_order) or 'n/a'}",
+        f"- rule budget from the newest probe of this model and task: {'none' if result.rule_budget is None else result.rule_budget}",
         "",
         "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals, the change's paired)",
         "",

@@ -1,30 +1,15 @@
 """Respecting the rule budget a capacity probe measured.
 
 `smolopt probe` finds how many extra rules a model's instruction can take before accuracy falls
-(the knee of its instruction-load curve). `optimize` reads the newest probe of the same model and
-task and flags candidates whose instructions carry far more added sentences than that.
+(the knee of its instruction-load curve; `smolopt.probe.budget` reads it back). `optimize` is
+handed that number and flags candidates whose instructions carry far more added sentences.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from smolopt.adapters.echo import sentences
 from smolopt.adapters.parsing import normalize
 from smolopt.candidate import is_instruction_key
-from smolopt.runs import runs_dir
-
-
-def probed_rule_budget(model: str, task: str, root: Path | None = None) -> int | None:
-    """The rule budget from the newest probe.json that measured this model on this task."""
-    for path in sorted((root or runs_dir()).glob("*-probe-*/probe.json"), reverse=True):
-        try:
-            budget = json.loads(path.read_text())["rule_budget"][model][task]
-        except (KeyError, ValueError, OSError):
-            continue
-        return int(budget)
-    return None
 
 
 def added_sentences(seed: dict[str, str], candidate: dict[str, str]) -> int:

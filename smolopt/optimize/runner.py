@@ -7,27 +7,26 @@ search has ended.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import dspy
 import gepa
 from gepa.core.callbacks import GEPACallback
 
 from smolopt.backends import Models
+from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, seed_candidate
 from smolopt.errors import SmoloptError
-from smolopt.evaluate import EvalResult, evaluate
-from smolopt.candidate import apply_candidate, demo_count, formats_of, is_demos_key, is_format_key, seed_candidate
-from smolopt.optimize.fewshot import FewShotProposer, bias_order
+from smolopt.evaluate import evaluate, task_adapter
+from smolopt.jsonl import append_jsonl, read_jsonl
 from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
-from smolopt.optimize.reflection import ReflectiveProposer
-from smolopt.optimize.rule_budget import added_sentences, past_budget, probed_rule_budget
-from smolopt.program_io import save_program
+from smolopt.optimize.proposers import (
+    EchoGuardProposer, FewShotProposer, FormatProposer, PromptFit, Proposer, ReflectiveProposer, bias_order,
+)
+from smolopt.optimize.result import OptimizeResult, best_val_by_format, choose, iteration_table
 from smolopt.prompt_size import prompt_room
 from smolopt.runs import Run
-from smolopt.stats import bootstrap_interval, paired_difference_interval
 from smolopt.tasks import Task
 
 # Named budgets in full validation passes, so they scale with the task: "light" on sentiment's 78
@@ -93,8 +92,7 @@ class Tracker(GEPACallback):
             "minibatch_parent": scores.get("parent"),
             "minibatch_child": scores.get("child"),
         }
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        append_jsonl(self.path, row)
 
     def on_valset_evaluated(self, event) -> None:
         self.best = max(self.best, event["average_score"])
@@ -105,116 +103,6 @@ class Tracker(GEPACallback):
             self.progress(min(self.adapter.metric_calls, self.budget), self.budget, self.best)
 
 
-@dataclass
-class OptimizeResult:
-    """Everything the report shows, and what the run directory keeps."""
-
-    task: str
-    student: str
-    reflection: str | None
-    reflection_note: str
-    budget: int
-    seed: dict[str, str]
-    best: dict[str, str]
-    baseline_test: EvalResult
-    optimized_test: EvalResult
-    iterations: list[dict]
-    journal: Journal
-    metric_calls: int
-    lm_calls: int
-    cached_calls: int
-    wall_s: float
-    # Best val score reached by each format GEPA evaluated ("chat generate", "completion score calibrated", …).
-    format_val: dict[str, float] = field(default_factory=dict)
-    notices: list[str] = field(default_factory=list)  # what the run must tell its user (fallbacks)
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def chosen_format(self) -> str:
-        return format_label(self.best)
-
-    def summary_rows(self) -> list[dict]:
-        rows = []
-        for name, result in (("baseline", self.baseline_test), ("optimized", self.optimized_test)):
-            low, high = bootstrap_interval([e.score for e in result.examples])
-            rows.append({"name": name, "accuracy": result.accuracy, "low": low, "high": high, "parse_rate": result.parse_rate, "echo_rate": result.echo_rate})
-        return rows
-
-    def test_change(self) -> dict[str, float]:
-        """After minus baseline on the same test examples, with its paired 95% bootstrap interval."""
-        before = [e.score for e in self.baseline_test.examples]
-        after = [e.score for e in self.optimized_test.examples]
-        low, high = paired_difference_interval(before, after)
-        return {"change": self.optimized_test.accuracy - self.baseline_test.accuracy, "low": low, "high": high}
-
-
-def _minibatch(scores: list[float] | None) -> str:
-    return "" if not scores else f"{round(sum(scores), 2):g}/{len(scores)}"
-
-
-def format_label(candidate: dict[str, str]) -> str:
-    """A candidate's formats in one label ("completion score calibrated", or "a: …; b: …" for several predictors)."""
-    formats = formats_of(candidate)
-    if len(set(formats.values())) == 1:
-        return next(iter(formats.values()))
-    return "; ".join(f"{name}: {text}" for name, text in formats.items())
-
-
-def best_val_by_format(result) -> dict[str, float]:
-    """The best val score each format reached over the candidates GEPA evaluated on val."""
-    found: dict[str, float] = {}
-    for candidate, score in zip(result.candidates, result.val_aggregate_scores):
-        label = format_label(candidate)
-        found[label] = max(found.get(label, 0.0), score)
-    return found
-
-
-def choose(result) -> tuple[int, str]:
-    """The candidate to ship: GEPA's best on val, but only when its gain over the seed is more than noise.
-
-    With a couple of dozen validation examples a two-example gain is luck as often as not; a paired
-    bootstrap interval of (best - seed) over the same val examples has to lie above zero.
-    """
-    best = result.best_idx
-    if best == 0:
-        return 0, "the seed scored best on val"
-    ids = sorted(result.val_subscores[0], key=str)
-    seed_scores = [result.val_subscores[0][i] for i in ids]
-    best_scores = [result.val_subscores[best].get(i, 0.0) for i in ids]
-    low, high = paired_difference_interval(seed_scores, best_scores)
-    gain = (sum(best_scores) - sum(seed_scores)) / len(ids)
-    shown = f"candidate {best}'s val gain {100 * gain:+.1f} pts (95% interval {100 * low:+.1f} to {100 * high:+.1f})"
-    if low > 0:
-        return best, f"chose {shown}"
-    return 0, f"kept the seed: {shown} includes no gain"
-
-
-def flag(seed: dict[str, str], candidate: dict[str, str], budget: int | None) -> str:
-    added = added_sentences(seed, candidate)
-    return f"+{added} sentences, past the rule budget {budget}" if budget is not None and past_budget(added, budget) else ""
-
-
-def iteration_table(result, accepted: list[dict], tokens: dict[str, float], budget: int | None) -> list[dict]:
-    """The baseline, then each accepted candidate: iteration, parent, minibatch and val scores, size,
-    and a flag when its instruction is far past the probed rule budget."""
-    found = {row["candidate"]: row for row in accepted}
-    table = []
-    for index, candidate in enumerate(result.candidates):
-        row = found.get(index, {})
-        parents = [p for p in result.parents[index] if p is not None]
-        table.append({
-            "candidate": index,
-            "iteration": row.get("iteration", 0 if index == 0 else "?"),
-            "parent": ", ".join(map(str, parents)) or "-",
-            "minibatch": f"{_minibatch(row.get('minibatch_parent'))} → {_minibatch(row.get('minibatch_child'))}" if row else "",
-            "val": result.val_aggregate_scores[index],
-            "prompt_tokens": tokens.get(json.dumps(candidate, sort_keys=True)),
-            "demos": demo_count(candidate),
-            "flag": flag(result.candidates[0], candidate, budget),
-        })
-    return table
-
-
 def optimize(
     task: Task,
     models: Models,
@@ -223,9 +111,15 @@ def optimize(
     student: str,
     reflection: str | None,
     budget: int,
+    rule_budget: int | None = None,
     progress: OptimizeProgress | None = None,
     seed: int = 0,
-) -> OptimizeResult:
+) -> tuple[dspy.Module, OptimizeResult]:
+    """Search the task program's formats, demos (and instructions, with a reflection model) with GEPA.
+
+    Returns the optimized program and its result; `rule_budget` (from `smolopt.probe.budget`)
+    flags candidates whose instructions grew far past what the model was measured to carry.
+    """
     start = time.perf_counter()
     lm = models.lm(student)
     reflector, note = None, "no reflection model configured: few-shot injection only"
@@ -242,10 +136,13 @@ def optimize(
     # The bias to order demos against, measured on train (the optimizer may look there).
     baseline_train = evaluate(task, program, train, lm, split="train")
     order = bias_order(task.labels, baseline_train.predicted_distribution(), baseline_train.gold_distribution()) if task.labels else []
-    fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed)
-    journal = Journal(run.path / "proposals.jsonl")
     room = int(prompt_room(models.registry.get(student)) * CONTEXT_MARGIN)
-    adapter = SmoloptGEPAAdapter(task, program, lm, fewshot, reflector, journal, prompt_room=room, sizing_examples=train + val)
+    fits = PromptFit(program, task_adapter(task), train + val, room)
+    fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed, fits=fits)
+    instruction: list[Proposer] = [EchoGuardProposer(fewshot), *([reflector] if reflector else []), fewshot]
+    chains: dict[str, list[Proposer]] = {"format": [FormatProposer(program), fewshot], "demos": [fewshot], "instruction": instruction}
+    journal = Journal(run.path / "proposals.jsonl")
+    adapter = SmoloptGEPAAdapter(task, program, lm, chains, journal)
 
     candidate0 = seed_candidate(program)
     # Per predictor: its format first (the largest measured lever for tiny models), then demos, then
@@ -255,7 +152,6 @@ def optimize(
         key=lambda k: (0 if is_format_key(k) else 1 if is_demos_key(k) else 2),
     )
     tracker = Tracker(run.path / "accepted.jsonl", adapter, budget, progress)
-    gepa_dir = run.path / "gepa"
     result = gepa.optimize(
         seed_candidate=candidate0,
         trainset=train,
@@ -266,24 +162,20 @@ def optimize(
         module_selector=ComponentCycle(components),
         use_merge=True,
         max_metric_calls=budget,
-        run_dir=str(gepa_dir),
+        run_dir=str(run.path / "gepa"),
         callbacks=[tracker],
         logger=_FileLogger(run.path / "gepa.log"),
         cache_evaluation=True,
         seed=seed,
         display_progress_bar=False,
     )
-    chosen, choice_note = choose(result)
-    best = result.candidates[chosen]
-    rule_budget = probed_rule_budget(student, task.name)
+    choice = choose(result)
+    best = result.candidates[choice.shipped]
     optimized = apply_candidate(program, best)
-    save_program(optimized, run.path / "program.json", task.name)
 
     baseline_test = evaluate(task, program, test, lm, split="test")
     optimized_test = evaluate(task, optimized, test, lm, split="test")
-    accepted_path = run.path / "accepted.jsonl"
-    accepted = [json.loads(line) for line in accepted_path.read_text().splitlines() if line.strip()] if accepted_path.exists() else []
-    return OptimizeResult(
+    return optimized, OptimizeResult(
         task=task.name,
         student=student,
         reflection=reflection if reflector else None,
@@ -291,17 +183,21 @@ def optimize(
         budget=budget,
         seed=candidate0,
         best=best,
+        choice=choice,
         baseline_test=baseline_test,
         optimized_test=optimized_test,
-        iterations=iteration_table(result, accepted, adapter.prompt_tokens, rule_budget),
+        iterations=iteration_table(result, read_jsonl(run.path / "accepted.jsonl"), adapter.prompt_tokens, rule_budget),
         journal=journal,
         metric_calls=result.total_metric_calls or adapter.metric_calls,
         lm_calls=models.log.made,
         cached_calls=models.log.cached,
         wall_s=time.perf_counter() - start,
+        rule_budget=rule_budget,
+        demo_order=order,
+        baseline_train_accuracy=baseline_train.accuracy,
+        components=components,
         format_val=best_val_by_format(result),
         notices=list(models.log.notices),
-        extra={"choice": choice_note, "rule_budget": rule_budget, "demo_order": order, "baseline_train_accuracy": baseline_train.accuracy, "components": components},
     )
 
 

@@ -6,8 +6,6 @@ from collections import Counter
 
 import dspy
 
-from smolopt.adapters import ECHOES
-
 INPUTS = ("question", "context")
 GOLD = ("answer", "supporting_titles")
 OUTPUT = "answer"
@@ -60,7 +58,6 @@ class MultiHop(dspy.Module):
         # The verify prediction is returned itself, so its parse-failure markers reach the evaluation core.
         pred.bridge = r.get("bridge")
         pred.candidate = r.get("candidate")
-        pred[ECHOES] = list(r.get(ECHOES) or []) + list(pred.get(ECHOES) or [])  # echoes in either hop count
         return pred
 
 

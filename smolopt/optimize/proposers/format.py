@@ -15,23 +15,27 @@ import dspy
 
 from smolopt.adapters import usable_formats
 from smolopt.adapters.formats import Format, parse_format
-from smolopt.candidate import format_key
+from smolopt.candidate import format_key, predictor_of
+from smolopt.optimize.proposers.base import Proposed, Records
 
 
 class FormatProposer:
     """Proposes, per parent candidate, each usable format once, best-measured first."""
 
+    name = "format"
+
     def __init__(self, program: dspy.Module):
         self.usable = {name: usable_formats(predictor.signature) for name, predictor in program.named_predictors()}
         self._given: dict[str, set[Format]] = {}
 
-    def propose(self, predictor: str, candidate: dict[str, str]) -> str | None:
-        """The next format for `predictor` from this parent, or None when every usable one was given."""
-        current = parse_format(candidate[format_key(predictor)])
-        parent = json.dumps(candidate, sort_keys=True)
-        given = self._given.setdefault(f"{predictor}\n{parent}", {current})
+    def propose(self, candidate: dict[str, str], component: str, records: Records) -> Proposed | None:
+        """None when every usable format was given to this parent already."""
+        predictor = predictor_of(component)
+        key = format_key(predictor)
+        current = parse_format(candidate[key])
+        given = self._given.setdefault(f"{predictor}\n{json.dumps(candidate, sort_keys=True)}", {current})
         for fmt in self.usable[predictor]:
             if fmt not in given:
                 given.add(fmt)
-                return str(fmt)
+                return Proposed(self.name, {key: str(fmt)}, f"{current} → {fmt}", text=str(fmt))
         return None

@@ -1,16 +1,13 @@
-"""`smolopt probe`: the capacity card of one or more models on one or more tasks.
-
-Kept out of cli.py so the command's wiring lives next to nothing else; cli.py only calls
-`add_probe_parser(sub)`. Like cli.py, nothing heavy is imported until the command runs:
-`smolopt --help` should not pay for dspy and matplotlib.
-"""
+"""`smolopt probe`: the capacity card of one or more models on one or more tasks."""
 
 from __future__ import annotations
 
 import argparse
 
+from smolopt.cli.console import console, progress_bar
 
-def add_probe_parser(subparsers: argparse._SubParsersAction) -> None:
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add `probe` to the `smolopt` subcommands."""
     probe = subparsers.add_parser(
         "probe", help="measure what a model can take: formats, instruction load, few-shot, echoes, bias; writes a capacity card"
@@ -29,9 +26,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     probe.json is rewritten after each (model, task), so Ctrl-C keeps the probes already finished.
     """
-    from smolopt.cli import console, progress_bar
     from smolopt.probe import DEFAULT_EXAMPLES, plan_probe, results_json, run_probe
-    from smolopt.probe_report import SUMMARY_HEADERS, summary_row, write_card
+    from smolopt.probe.card import SUMMARY_HEADERS, summary_row, write_card
     from smolopt.registry import load_registry
     from smolopt.report import rich_table
     from smolopt.runs import new_run

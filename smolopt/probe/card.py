@@ -14,7 +14,7 @@ from pathlib import Path
 from matplotlib.figure import Figure  # a bare Figure renders through Agg: no pyplot state, no display
 
 from smolopt.adapters.formats import SEED
-from smolopt.probe import ECHO_KINDS, Measurement, TaskProbe
+from smolopt.probe.verdict import ECHO_KINDS, Measurement, TaskProbe
 from smolopt.report import markdown_table, pct
 
 SUMMARY_HEADERS = (

@@ -9,11 +9,12 @@ proposal guards before GEPA may evaluate it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from smolopt.backends.client import LocalClient
+from smolopt.candidate import predictor_of
 from smolopt.optimize.guards import extract_instruction, rejection_reason
+from smolopt.optimize.proposers.base import Proposed, Records
 
 MAX_EXAMPLES = 6
 
@@ -36,16 +37,6 @@ What works for models this small:
 Reply with the new instruction only, inside ``` fences."""
 
 
-@dataclass
-class Proposal:
-    """What the reflection said, and the guard's verdict on it."""
-
-    text: str
-    rejected: str | None
-    prompt: str
-    raw: str
-
-
 def _render_record(index: int, record: Mapping[str, Any]) -> str:
     inputs = "\n".join(f"  {key}: {str(value)[:600]}" for key, value in record.get("Inputs", {}).items())
     return (
@@ -65,12 +56,17 @@ def reflection_prompt(current: str, records: Sequence[Mapping[str, Any]]) -> str
 class ReflectiveProposer:
     """One reflection call per proposal; the guards decide whether GEPA may evaluate it."""
 
+    name = "reflection"
+
     def __init__(self, client: LocalClient):
         self.client = client
 
-    def propose(self, current: str, records: Sequence[Mapping[str, Any]]) -> Proposal:
+    def propose(self, candidate: dict[str, str], component: str, records: Records) -> Proposed:
+        predictor = predictor_of(component)
+        current = candidate[predictor]
         prompt = reflection_prompt(current, records)
         completion = self.client.chat([{"role": "user", "content": prompt}])
         text = extract_instruction(completion.text)
-        reason = rejection_reason(text, completion.finish_reason, prompt, current)
-        return Proposal(text=text, rejected=reason, prompt=prompt, raw=completion.text)
+        if reason := rejection_reason(text, completion.finish_reason, prompt, current):
+            return Proposed.refuse(self.name, reason, text)
+        return Proposed(self.name, {predictor: text}, text=text)

@@ -15,6 +15,10 @@ from collections.abc import Callable
 
 import dspy
 
+from smolopt.candidate import apply_candidate, decode_demos, demos_key, encode_demos, predictor_of
+from smolopt.optimize.proposers.base import Proposed, Records
+from smolopt.prompt_size import estimate_prompt_tokens
+
 DemoFn = Callable[[dspy.Example, str], dict | None]
 
 
@@ -25,8 +29,22 @@ def bias_order(labels: tuple[str, ...], predicted: Counter, gold: Counter) -> li
     return sorted(labels, key=lambda label: (ratio(label), labels.index(label)))
 
 
+class PromptFit:
+    """Whether a candidate's prompts fit the student's context, judged before anything is sent."""
+
+    def __init__(self, program: dspy.Module, adapter: dspy.Adapter, examples: list[dspy.Example], room: int | None):
+        self.program, self.adapter, self.examples, self.room = program, adapter, examples, room
+
+    def __call__(self, candidate: dict[str, str]) -> bool:
+        if self.room is None:
+            return True
+        return estimate_prompt_tokens(apply_candidate(self.program, candidate), self.adapter, self.examples) <= self.room
+
+
 class FewShotProposer:
     """Proposes a new demo list for one predictor from failures, balanced and bias-ordered."""
+
+    name = "few-shot"
 
     def __init__(
         self,
@@ -37,6 +55,7 @@ class FewShotProposer:
         per_label: int = 1,
         max_demos: int = 6,
         seed: int = 0,
+        fits: Callable[[dict[str, str]], bool] = lambda candidate: True,
     ):
         self.trainset = trainset
         self.by_id = {str(example.get("id")): example for example in trainset}
@@ -46,13 +65,28 @@ class FewShotProposer:
         self.per_label = per_label
         self.max_demos = max_demos
         self.rng = random.Random(seed)
+        self.fits = fits
+
+    def propose(self, candidate: dict[str, str], component: str, records: Records) -> Proposed:
+        """New demos for the component's predictor; demos that would overflow the context are dropped."""
+        predictor = predictor_of(component)
+        key = demos_key(predictor)
+        current = [str(demo.get("id")) for demo in decode_demos(candidate[key]) if "id" in demo]
+        failing = [str(r["example_id"]) for r in records if r.get("score", 0.0) < 1.0]
+        ids = self.pick(current, failing)
+        demos = self.demos(predictor, ids)
+        while demos and not self.fits({**candidate, key: encode_demos(demos)}):
+            demos = demos[:-1]
+        dropped = f" ({len(ids) - len(demos)} dropped to fit the context)" if len(demos) < len(ids) else ""
+        text = encode_demos(demos)
+        return Proposed(self.name, {key: text}, f"{len(demos)} demos{dropped}", text=text)
 
     def _label(self, example_id: str) -> str | None:
         example = self.by_id.get(example_id)
         return self.label_of(example) if example is not None else None
 
-    def propose(self, predictor: str, current_ids: list[str], failing_ids: list[str]) -> list[str]:
-        """Example ids for the new demo list (the caller turns them into demo dicts)."""
+    def pick(self, current_ids: list[str], failing_ids: list[str]) -> list[str]:
+        """Example ids for the new demo list: the parent's, two fresh failures, label balance, bias order."""
         chosen = [i for i in current_ids if i in self.by_id]
         fresh = [i for i in failing_ids if i in self.by_id and i not in chosen]
         self.rng.shuffle(fresh)

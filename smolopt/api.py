@@ -1,0 +1,140 @@
+"""The Python front door: smolopt's model path, adapter, evaluation core and optimizer for a DSPy
+user's own program, examples and metric. `smolopt eval` and `smolopt optimize` call the same code.
+
+    import dspy
+    import smolopt
+
+    with smolopt.lm("smollm2-135m") as lm:          # the embedded server starts here, stops on exit
+        dspy.configure(lm=lm, adapter=smolopt.RawTextAdapter())
+        print(smolopt.evaluate(program, devset, metric).accuracy)
+        optimizer = smolopt.Optimizer(metric, budget="light")
+        better = optimizer.compile(program, trainset=train, valset=val, testset=test)
+        print(optimizer.result.test_change(), optimizer.run_dir)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dspy
+
+from smolopt.backends import CallCache, CallLog, Models
+from smolopt.evaluate import EvalResult
+from smolopt.evaluate import evaluate as evaluate_task
+from smolopt.optimize.report import markdown
+from smolopt.optimize.result import OptimizeResult
+from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
+from smolopt.program_io import save_program
+from smolopt.registry import load_registry
+from smolopt.runs import Run, new_run, open_run
+from smolopt.tasks import Task, load_task, task_from_program
+
+
+@contextlib.contextmanager
+def lm(name: str | None = None, *, registry: str | Path | None = None, run_dir: str | Path | None = None) -> Iterator[dspy.LM]:
+    """A dspy.LM for a registry entry (default: the registry's student) over smolopt's raw path.
+
+    An embedded model's llama.cpp server starts on entering and stops on leaving. With `run_dir`,
+    every call is logged to calls.jsonl and cached in cache.sqlite there.
+    """
+    log, cache = CallLog(), None
+    if run_dir is not None:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+        log, cache = CallLog(Path(run_dir) / "calls.jsonl"), CallCache(Path(run_dir) / "cache.sqlite")
+    with Models(load_registry(registry), log=log, cache=cache) as models:
+        yield models.lm(name)
+
+
+def evaluate(program: dspy.Module, examples: list[dspy.Example], metric: Callable, *, lm: dspy.LM | None = None) -> EvalResult:
+    """Run `program` on `examples` through RawTextAdapter and score each with `metric`.
+
+    `metric(example, prediction)` returns a number or score/feedback (see tasks.as_task_metric).
+    Calibrated formats measure the prompt's label bias on the examples' inputs (not their labels).
+    """
+    task = task_from_program(program, metric, trainset=examples)
+    return evaluate_task(task, program, examples, lm or dspy.settings.lm, split="examples")
+
+
+class Optimizer:
+    """GEPA for tiny models, shaped like a DSPy optimizer: `compile(program, trainset=..., valset=...)`.
+
+    The same engine, proposers (format search, few-shot injection, echo guard, guarded reflection),
+    noise check and report as `smolopt optimize`. Each compile writes a run directory (config,
+    calls, cache, GEPA state, program.json, results.json, report.md); `result` and `run_dir` hold
+    the last one.
+    """
+
+    def __init__(
+        self,
+        metric: Callable | None = None,
+        *,
+        student: str | None = None,
+        reflection: str | None = None,
+        budget: str | int = "light",
+        registry: str | Path | None = None,
+        rule_budget: int | None = None,
+        seed: int = 0,
+        progress: OptimizeProgress | None = None,
+    ):
+        """`reflection`: a registry entry, or None for format search and few-shot injection only.
+        `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
+        `rule_budget`: what `smolopt.probe.probed_rule_budget` measured, to flag overlong instructions."""
+        self.metric = metric
+        self.registry = load_registry(registry)
+        self.student = self.registry.get(student).name
+        if reflection is not None:
+            self.registry.get(reflection)  # an unknown name is an error; an unreachable model is not
+        self.reflection = reflection
+        self.budget = budget
+        self.rule_budget = rule_budget
+        self.seed = seed
+        self.progress = progress
+        self.result: OptimizeResult | None = None
+        self.run_dir: Path | None = None
+
+    def compile(
+        self,
+        program: dspy.Module,
+        *,
+        trainset: list[dspy.Example],
+        valset: list[dspy.Example],
+        testset: list[dspy.Example] | None = None,
+    ) -> dspy.Module:
+        """The optimized copy of `program`. Without a testset, before/after is measured on valset,
+        which also chose the candidate, and the result says so."""
+        if self.metric is None:
+            raise ValueError("Optimizer.compile needs the metric the optimizer was made with")
+        task = task_from_program(program, self.metric, trainset, valset, testset)
+        optimized, result = self.run(task)
+        if testset is None:
+            result.notices.append("no testset: before/after is measured on valset, which also chose the candidate")
+        return optimized
+
+    def run(self, task: Task, run: Run | None = None) -> tuple[dspy.Module, OptimizeResult]:
+        """Optimize a loaded task; a given `run` (see `resume`) continues from its cache and GEPA state."""
+        budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
+        run = run or new_run("optimize", task.name, {
+            "task": task.name, "task_path": str(task.path.resolve()), "student": self.student, "reflection": self.reflection,
+            "budget": budget, "seed": self.seed,
+            "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))},
+        })
+        with run.models(self.registry) as models:
+            optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
+                                         rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
+        save_program(optimized, run.path / "program.json", task.name)
+        run.write_json("results.json", result.to_json())
+        run.write_text("report.md", markdown(result))
+        self.result, self.run_dir = result, run.path
+        return optimized, result
+
+    @classmethod
+    def resume(cls, path: str | Path, *, registry: str | Path | None = None, progress: OptimizeProgress | None = None) -> tuple[Optimizer, Task, Run]:
+        """The optimizer, task and run of an interrupted `optimize` run, as its config.json recorded them."""
+        run = open_run(path)
+        config = run.read_json("config.json")
+        optimizer = cls(student=config["student"], reflection=config["reflection"], budget=int(config["budget"]),
+                        registry=registry, seed=int(config["seed"]), progress=progress)
+        task = load_task(config.get("task_path") or config["task"])
+        return optimizer, task, run

@@ -1,0 +1,56 @@
+"""The `smolopt` command: parse arguments, call the library, hand results to the report layer.
+
+One module per command (`smolopt/cli/<command>.py`, each with `add_parser` and its `cmd_*`); none
+imports another, and none holds logic the library owns. Every SmoloptError becomes one line on
+stderr and exit status 2; Ctrl-C exits 130 after the run directory has everything finished so far.
+Nothing heavy is imported until a command runs: `smolopt --help` does not pay for dspy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+from pathlib import Path
+
+from smolopt.cli import eval as eval_command
+from smolopt.cli import models, optimize, probe, serve, tasks
+from smolopt.cli.console import err_console
+from smolopt.errors import SmoloptError, found_in
+
+COMMANDS = (models, tasks, serve, eval_command, optimize, probe)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smolopt", description="Prompt optimization for tiny local language models.")
+    parser.add_argument("--registry", type=Path, default=None, help="model registry (default: ./models.toml or $SMOLOPT_MODELS)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    import dspy  # noqa: F401  (dspy sets up its loggers on import; quiet them afterwards)
+
+    logging.getLogger("dspy").setLevel(logging.ERROR)  # truncation notices: smolopt's tables report these
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except Exception as err:  # noqa: BLE001 - a SmoloptError may arrive wrapped by DSPy or GEPA
+        cause = found_in(err, SmoloptError)
+        if cause is None:
+            raise
+        err_console.print(f"smolopt: error: {cause}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("smolopt: interrupted; finished work is saved in the run directory")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""`python -m smolopt.cli`."""
+
+import sys
+
+from smolopt.cli import main
+
+sys.exit(main())

@@ -1,0 +1,25 @@
+"""`smolopt models`: registry entries, whether each is reachable now, and what its server offers."""
+
+from __future__ import annotations
+
+import argparse
+
+from smolopt.cli.console import console
+
+
+def add_parser(sub) -> None:
+    sub.add_parser("models", help="list the models in the registry, whether each is reachable and what it offers").set_defaults(func=cmd_models)
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from smolopt.backends.status import model_status
+    from smolopt.registry import load_registry
+    from smolopt.report import offers_cell, rich_table
+
+    registry = load_registry(args.registry)
+    rows = []
+    for spec in registry.models.values():
+        found = model_status(spec)
+        role = " (default)" if spec.name == registry.default_student else (" (reflection)" if spec.name == registry.default_reflection else "")
+        rows.append((spec.name + role, spec.provider, found.serves, found.where, found.status, offers_cell(found.declared, found.found)))
+    console.print(rich_table(f"models in {registry.path}", ["name", "provider", "serves", "where", "status", "offers"], rows))
+    return 0
