@@ -21,6 +21,7 @@ from pathlib import Path
 import dspy
 
 from smolopt.backends import CallCache, CallLog, Models
+from smolopt.errors import SmoloptError
 from smolopt.evaluate import EvalResult
 from smolopt.evaluate import evaluate as evaluate_task
 from smolopt.optimize.report import markdown
@@ -87,6 +88,8 @@ class Optimizer:
         if reflection is not None:
             self.registry.get(reflection)  # an unknown name is an error; an unreachable model is not
         self.reflection = reflection
+        if isinstance(budget, str):
+            parse_budget(budget, 1)  # a bad budget is an error now, not after the model has started
         self.budget = budget
         self.rule_budget = rule_budget
         self.seed = seed
@@ -133,8 +136,13 @@ class Optimizer:
     def resume(cls, path: str | Path, *, registry: str | Path | None = None, progress: OptimizeProgress | None = None) -> tuple[Optimizer, Task, Run]:
         """The optimizer, task and run of an interrupted `optimize` run, as its config.json recorded them."""
         run = open_run(path)
-        config = run.read_json("config.json")
-        optimizer = cls(student=config["student"], reflection=config["reflection"], budget=int(config["budget"]),
-                        registry=registry, seed=int(config["seed"]), progress=progress)
-        task = load_task(config.get("task_path") or config["task"])
-        return optimizer, task, run
+        try:
+            config = run.read_json("config.json")
+            if config.get("command") != "optimize":
+                raise SmoloptError(f"{run.path}: a '{config.get('command')}' run, not an optimize run; --resume continues optimize runs")
+            student, reflection, budget, seed = config["student"], config["reflection"], int(config["budget"]), int(config["seed"])
+            task_ref = config.get("task_path") or config["task"]
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise SmoloptError(f"{run.path / 'config.json'}: not a readable optimize config ({type(err).__name__}: {err})") from None
+        optimizer = cls(student=student, reflection=reflection, budget=budget, registry=registry, seed=seed, progress=progress)
+        return optimizer, load_task(task_ref), run

@@ -120,6 +120,10 @@ def load_registry(path: str | Path | None = None) -> Registry:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SmoloptError(f"{path}: model registry not found") from None
+    except IsADirectoryError:
+        raise SmoloptError(f"{path}: is a directory, not a models.toml file") from None
+    except UnicodeDecodeError as err:
+        raise SmoloptError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except tomllib.TOMLDecodeError as err:
         raise SmoloptError(f"{path}: not valid TOML: {err}") from None
 
@@ -144,6 +148,8 @@ def load_registry(path: str | Path | None = None) -> Registry:
             raise SmoloptError(f"{path}: [models.{name}] key 'gguf' is required for provider 'embedded'")
         if spec.provider != "embedded" and not spec.base_url:
             raise SmoloptError(f"{path}: [models.{name}] key 'base_url' is required for provider '{spec.provider}'")
+        if spec.base_url and not spec.base_url.startswith(("http://", "https://")):
+            raise SmoloptError(f"{path}: [models.{name}] key 'base_url' must start with http:// or https:// (got '{spec.base_url}')")
         models[name] = spec
 
     defaults = raw.get("defaults", {})

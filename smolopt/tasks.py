@@ -100,6 +100,8 @@ def _load_module(path: Path):
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as err:  # sys.exit() in a user's task file ends nothing but its loading
+        raise SmoloptError(f"{path}: called sys.exit({err.code}) while loading") from None
     except Exception as err:  # a user's task file: report it in one line, whatever it raised
         raise SmoloptError(f"{path}: failed to load: {type(err).__name__}: {err}") from None
     for name in ("INPUTS", "GOLD", "OUTPUT", "ANSWER", "program", "metric"):
@@ -108,12 +110,22 @@ def _load_module(path: Path):
     return module
 
 
-def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, answer: str) -> list[dict]:
-    rows, seen = [], set()
+def read_text(path: Path) -> str:
+    """A task file's text; a missing file or one that is not UTF-8 is a one-line error naming the line."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise SmoloptError(f"{path}: not found") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise SmoloptError(f"{path}:{line}: not UTF-8 text (byte {err.start})") from None
+
+
+def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, answer: str) -> list[dict]:
+    rows, seen = [], set()
+    lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -157,7 +169,7 @@ def load_task(name: str, root: Path | None = None) -> Task:
         if not examples:
             raise SmoloptError(f"{folder / 'data.jsonl'}: split '{split}' is empty")
     rules_path = folder / "rules.txt"
-    rules = [line.strip() for line in rules_path.read_text(encoding="utf-8").splitlines() if line.strip()] if rules_path.is_file() else []
+    rules = [line.strip() for line in read_text(rules_path).splitlines() if line.strip()] if rules_path.is_file() else []
     return Task(
         name=folder.name,
         path=folder,

@@ -93,3 +93,66 @@ def test_tasks_lists_every_task_with_its_sizes(tmp_path):
         assert name in done.stdout
     sentiment = next(line for line in done.stdout.splitlines() if "sentiment" in line)
     assert sentiment.count("78") == 2 and "96" in sentiment  # train, val, test
+
+
+# --- bad bytes, wrong kinds of file, and messages that keep their subject --------------------------
+
+
+def test_entry_names_in_brackets_survive_the_terminal(tmp_path):
+    path = write(tmp_path, '[models.bad]\nprovider = "nope"\n')
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(path), "models"), "[models.bad]", "provider")
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(write(tmp_path, "[defaults]\n")), "models"), "no [models.NAME] entries")
+    typo = write(tmp_path, '[model.live]\nprovider = "embedded"\n')
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(typo), "models"), "unknown table [model]", "[models.NAME] or [defaults]")
+
+
+def test_a_registry_that_is_not_utf8_or_not_a_file(tmp_path):
+    path = tmp_path / "models.toml"
+    path.write_bytes(b'[models.x]\nprovider = "embedded"\ndescription = "caf\xe9"\n')
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(path), "models"), "models.toml", "not UTF-8")
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(tmp_path), "models"), "is a directory")
+
+
+def test_a_base_url_without_a_scheme_is_named(tmp_path):
+    path = write(tmp_path, '[models.live]\nprovider = "llamacpp"\nbase_url = "localhost:8080/v1"\n')
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(path), "models"), "[models.live]", "base_url", "http://")
+
+
+def test_task_files_that_are_not_utf8_or_exit_while_loading(tmp_path):
+    import shutil
+
+    folder = tmp_path / "mytask"
+    shutil.copytree(ROOT / "tasks" / "sentiment", folder)
+    data = (folder / "data.jsonl").read_bytes().splitlines()
+    data[4] = data[4].replace(b"The", b"Th\xff")
+    (folder / "data.jsonl").write_bytes(b"\n".join(data))
+    registry = str(ROOT / "models.toml")
+    assert_one_line_error(smolopt(tmp_path, "--registry", registry, "eval", str(folder)), "data.jsonl:5", "not UTF-8")
+    shutil.copy(ROOT / "tasks" / "sentiment" / "data.jsonl", folder / "data.jsonl")
+    (folder / "rules.txt").write_bytes(b"ok\n\xfe\n")
+    assert_one_line_error(smolopt(tmp_path, "--registry", registry, "eval", str(folder)), "rules.txt:2", "not UTF-8")
+    (folder / "rules.txt").write_text("ok\n")
+    (folder / "task.py").write_text("import sys\nsys.exit(3)\n")
+    assert_one_line_error(smolopt(tmp_path, "--registry", registry, "eval", str(folder)), "task.py", "sys.exit(3)")
+
+
+def test_a_budget_of_unicode_digits_is_refused(tmp_path):
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--budget", "²"), "--budget")
+
+
+def test_resume_refuses_flags_it_would_ignore(tmp_path):
+    run = tmp_path / "runs" / "x"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"command": "optimize"}')
+    done = smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "--resume", str(run), "--budget", "50")
+    assert_one_line_error(done, "--resume", "--budget")
+
+
+def test_resume_of_an_eval_run_or_a_corrupt_config_is_named(tmp_path):
+    run = tmp_path / "runs" / "an-eval"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text('{"command": "eval", "task": "sentiment"}')
+    registry = str(ROOT / "models.toml")
+    assert_one_line_error(smolopt(tmp_path, "--registry", registry, "optimize", "--resume", str(run)), "'eval' run", "optimize")
+    (run / "config.json").write_text('{"command": "optimize", "task": ')
+    assert_one_line_error(smolopt(tmp_path, "--registry", registry, "optimize", "--resume", str(run)), "config.json", "not a readable")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 import types
 import typing
@@ -130,6 +131,8 @@ def parse_number(text: str, kind: type) -> int | float:
     if not match:
         raise ParseFailure(f"expected a number but the model said: {first_line(text)[:80]!r}")
     value = float(match.group().replace(",", ""))
+    if not math.isfinite(value):
+        raise ParseFailure(f"expected a number but the model said one too large to read: {match.group()[:40]!r}")
     return int(value) if kind is int else value
 
 
@@ -140,7 +143,7 @@ def parse_list(text: str) -> list[str]:
             value = json.loads(stripped)
             if isinstance(value, list):
                 return [str(item) for item in value]
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # deeply nested brackets are not a list worth reading
             pass
     parts = re.split(r"\n|,|;", stripped.strip("[]"))
     items = [re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", part).strip().strip("'\"") for part in parts]

@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         cause = found_in(err, SmoloptError)
         if cause is None:
             raise
-        err_console.print(f"smolopt: error: {cause}", highlight=False, soft_wrap=True)
+        err_console.print(f"smolopt: error: {cause}", markup=False, highlight=False, soft_wrap=True)
         return 2
     except KeyboardInterrupt:
         err_console.print("smolopt: interrupted; finished work is saved in the run directory")

@@ -25,4 +25,4 @@ def progress_bar(quiet: bool = False) -> Progress:
 def print_notices(notices: list[str]) -> None:
     """What a run must tell its user once (a server without logprobs, a format that fell back)."""
     for text in notices:
-        console.print(f"notice: {text}", highlight=False)
+        console.print(f"notice: {text}", markup=False, highlight=False)

@@ -23,6 +23,8 @@ def add_parser(sub) -> None:
 
 def cmd_optimize(args: argparse.Namespace) -> int:
     """Arguments in; the library's Optimizer runs; the report layer's tables out."""
+    from rich.markup import escape
+
     from smolopt.api import Optimizer
     from smolopt.errors import SmoloptError
     from smolopt.optimize.report import (
@@ -32,35 +34,36 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from smolopt.report import rich_table
     from smolopt.tasks import load_task
 
+    if args.resume:
+        given = [flag for flag, value in (("TASK", args.task), ("--model", args.model), ("--reflection", args.reflection),
+                                          ("--budget", args.budget), ("--seed", args.seed)) if value is not None]
+        if given:
+            raise SmoloptError(f"--resume continues {args.resume} as it was configured; drop {', '.join(given)}")
+        optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry)
+    else:
+        if not args.task:
+            raise SmoloptError("optimize needs a TASK (or --resume runs/<id>)")
+        task, run = load_task(args.task), None
+        optimizer = Optimizer(
+            student=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
+            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0,
+        )
+        optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
+
     with progress_bar(args.quiet) as bar:
-        job = bar.add_task("optimize", total=None, status="")
+        job = bar.add_task(f"optimize {task.name}", total=None, status="")
         started = time.perf_counter()
 
         def progress(done: int, total: int, best: float) -> None:
             rate = done / max(time.perf_counter() - started, 1e-9)
             bar.update(job, completed=done, total=total, status=f"best val {100 * best:.1f}% · {rate:.1f} metric calls/s")
 
-        if args.resume:
-            given = [flag for flag, value in (("TASK", args.task), ("--model", args.model), ("--reflection", args.reflection),
-                                              ("--budget", args.budget), ("--seed", args.seed)) if value is not None]
-            if given:
-                raise SmoloptError(f"--resume continues {args.resume} as it was configured; drop {', '.join(given)}")
-            optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry, progress=progress)
-        else:
-            if not args.task:
-                raise SmoloptError("optimize needs a TASK (or --resume runs/<id>)")
-            task, run = load_task(args.task), None
-            optimizer = Optimizer(
-                student=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
-                budget=args.budget or "light", registry=args.registry, seed=args.seed or 0, progress=progress,
-            )
-            optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
-        bar.update(job, description=f"optimize {task.name}")
+        optimizer.progress = progress
         _, result = optimizer.run(task, run)
 
     if not args.quiet:
-        console.print(f"[bold]proposers:[/bold] {result.reflection_note}")
-        console.print(f"[bold]choice:[/bold] {choice_note(result.choice)}")
+        console.print(f"[bold]proposers:[/bold] {escape(result.reflection_note)}")
+        console.print(f"[bold]choice:[/bold] {escape(choice_note(result.choice))}")
         print_notices(result.notices)
         console.print(rich_table(f"formats on val (chosen: {result.chosen_format})", FORMAT_HEADERS, format_rows(result)))
         console.print(rich_table("accepted candidates", ITERATION_HEADERS, iteration_rows(result)))
