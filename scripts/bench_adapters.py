@@ -20,7 +20,7 @@ from benchmd import preamble, write_section  # noqa: E402
 
 from smolopt.adapters import RawTextAdapter  # noqa: E402
 from smolopt.backends import Models  # noqa: E402
-from smolopt.evaluate import evaluate  # noqa: E402
+from smolopt.evaluation import evaluate  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import markdown_table, pct  # noqa: E402
 from smolopt.tasks import load_task  # noqa: E402

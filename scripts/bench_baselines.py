@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import preamble, write_section  # noqa: E402
 
 from smolopt.backends import Models  # noqa: E402
-from smolopt.evaluate import evaluate  # noqa: E402
+from smolopt.evaluation import evaluate  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import distribution, markdown_table, pct  # noqa: E402
 from smolopt.stats import bootstrap_interval  # noqa: E402

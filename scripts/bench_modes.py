@@ -19,7 +19,7 @@ from benchmd import preamble, write_section  # noqa: E402
 from smolopt.adapters.formats import ALL  # noqa: E402
 from smolopt.backends import Models  # noqa: E402
 from smolopt.candidate import apply_candidate, format_key, seed_candidate  # noqa: E402
-from smolopt.evaluate import evaluate  # noqa: E402
+from smolopt.evaluation import evaluate  # noqa: E402
 from smolopt.probe import balanced_demos, with_demos  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import distribution, markdown_table, pct  # noqa: E402

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import preamble, write_section  # noqa: E402
 
 from smolopt.backends import CallLog, Models  # noqa: E402
-from smolopt.evaluate import evaluate, score_prediction  # noqa: E402
+from smolopt.evaluation import evaluate, score_prediction  # noqa: E402
 from smolopt.optimize.runner import optimize  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import markdown_table, pct  # noqa: E402

@@ -20,14 +20,16 @@ from pathlib import Path
 
 import dspy
 
+from smolopt.adapters.formats import parse_format
 from smolopt.backends import CallCache, CallLog, Models
-from smolopt.errors import SmoloptError
-from smolopt.evaluate import EvalResult
-from smolopt.evaluate import evaluate as evaluate_task
+from smolopt.candidate import set_format
+from smolopt.errors import ServerDown, SmoloptError, found_in
+from smolopt.evaluation import EvalResult, Progress
+from smolopt.evaluation import evaluate as evaluate_task
 from smolopt.optimize.report import markdown
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
-from smolopt.program_io import save_program
+from smolopt.program_io import load_program, save_program
 from smolopt.registry import load_registry
 from smolopt.runs import Run, new_run, open_run
 from smolopt.tasks import Task, load_task, task_from_program
@@ -146,3 +148,62 @@ class Optimizer:
             raise SmoloptError(f"{run.path / 'config.json'}: not a readable optimize config ({type(err).__name__}: {err})") from None
         optimizer = cls(student=student, reflection=reflection, budget=budget, registry=registry, seed=seed, progress=progress)
         return optimizer, load_task(task_ref), run
+
+
+def run_eval(
+    task_ref: str,
+    *,
+    split: str = "test",
+    model: str | None = None,
+    program_path: str | None = None,
+    fmt: str | None = None,
+    registry: str | Path | None = None,
+    run: Run | None = None,
+    progress: Progress | None = None,
+) -> tuple[EvalResult, Run, list[str]]:
+    """`smolopt eval`: one program on one split in a run directory, with its notices.
+
+    Results are kept as examples finish; when the server goes down for good, the finished ones are
+    written to results.json (marked incomplete) and the error names the command that continues.
+    A resumed run (`resume_eval`) serves every finished call from the run's cache.
+    """
+    registry_ = load_registry(registry)
+    task = load_task(task_ref)
+    spec = registry_.get(model)
+    examples = task.split(split)
+    program = load_program(task, program_path) if program_path else task.program()
+    if fmt:
+        chosen = parse_format(fmt, "--format")
+        for name, predictor in program.named_predictors():
+            set_format(predictor, str(chosen), name)
+    run = run or new_run("eval", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "split": split,
+                                             "model": spec.public(), "program": program_path, "format": fmt})
+    finished: list = []
+    with run.models(registry_) as models:
+        try:
+            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress, on_result=finished.append)
+        except (Exception, KeyboardInterrupt) as err:
+            if not isinstance(err, KeyboardInterrupt) and found_in(err, ServerDown) is None:
+                raise
+            partial = EvalResult(task.name, spec.name, split, finished, task.labels)
+            run.write_json("results.json", {**partial.to_json(), "complete": False, "notices": models.log.notices})
+            kept = f"{len(finished)} of {len(examples)} examples finished and are kept in {run.path}; continue with: smolopt eval --resume {run.path}"
+            if isinstance(err, KeyboardInterrupt):
+                raise KeyboardInterrupt(kept) from None
+            raise SmoloptError(f"{found_in(err, ServerDown)}; {kept}") from None
+        run.write_json("results.json", {**result.to_json(), "complete": True, "notices": models.log.notices})
+        return result, run, list(models.log.notices)
+
+
+def resume_eval(path: str | Path, *, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[EvalResult, Run, list[str]]:
+    """Continue an eval run as its config.json recorded it; finished calls come from its cache."""
+    run = open_run(path)
+    try:
+        config = run.read_json("config.json")
+        if config.get("command") != "eval":
+            raise SmoloptError(f"{run.path}: a '{config.get('command')}' run, not an eval run; smolopt eval --resume continues eval runs")
+        task_ref, split, model = config.get("task_path") or config["task"], config["split"], config["model"]["name"]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise SmoloptError(f"{run.path / 'config.json'}: not a readable eval config ({type(err).__name__}: {err})") from None
+    return run_eval(task_ref, split=split, model=model, program_path=config.get("program"), fmt=config.get("format"),
+                    registry=registry, run=run, progress=progress)

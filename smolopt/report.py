@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from rich.table import Table
 
-from smolopt.evaluate import EvalResult
+from smolopt.evaluation import EvalResult
 
 
 def pct(value: float) -> str:

@@ -21,7 +21,7 @@ A task is a folder a user can add without touching the package:
                                           a one-predictor program gets {inputs..., OUTPUT: ANSWER}.
 
 The metric only judges answers it could read: parse failures are scored 0 by the evaluation core
-(`smolopt.evaluate`), with feedback that shows what the model said, before the metric is called.
+(`smolopt.evaluation`), with feedback that shows what the model said, before the metric is called.
 """
 
 from __future__ import annotations

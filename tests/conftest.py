@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,13 +31,23 @@ def strip_logprobs(payload: dict) -> dict:
     return payload
 
 
+FAULTS = ("500", "drop", "hang", "html", "truncated", "shape")
+
+
 class RecordingProxy:
-    """Forwards /v1/* to the real server and records every JSON request body; `rewrite` may alter
-    each JSON reply on its way back (a fault or a missing feature, in front of the real model)."""
+    """Forwards /v1/* to the real server and records every JSON request body, in front of the real model.
+
+    `rewrite` may alter each JSON reply on its way back (a missing feature). `faults(n)`, asked
+    with the number of the POST (1, 2, …), may name one of FAULTS for it instead: HTTP 500, a
+    dropped connection, a hang past the client's time-out, HTML with HTTP 200, a reply cut in
+    half, or JSON of the wrong shape.
+    """
 
     def __init__(self, upstream: str, rewrite=None):
         self.upstream = upstream.rstrip("/")
         self.bodies: list[dict] = []
+        self.faults = lambda n: None
+        self.hang_s = 3.0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,15 +57,33 @@ class RecordingProxy:
             def _forward(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                fault = None
                 if raw:
                     proxy.bodies.append(json.loads(raw))
+                    fault = proxy.faults(len(proxy.bodies))
+                if fault == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if fault == "hang":
+                    time.sleep(proxy.hang_s)
+                    self.close_connection = True
+                    return
                 path = self.path.removeprefix("/v1")
                 reply = httpx.request(method, proxy.upstream + path, content=raw or None,
                                       headers={"Content-Type": "application/json"}, timeout=120)
-                content = reply.content
+                status, content = reply.status_code, reply.content
                 if rewrite is not None and raw and reply.status_code == 200:
                     content = json.dumps(rewrite(reply.json())).encode()
-                self.send_response(reply.status_code)
+                if fault == "500":
+                    status, content = 500, b'{"error": "injected fault"}'
+                elif fault == "html":
+                    content = b"<html><body>502 Bad Gateway</body></html>"
+                elif fault == "truncated":
+                    content = content[: len(content) // 2]
+                elif fault == "shape":
+                    content = b'{"choices": "x"}'
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
@@ -95,7 +124,22 @@ def no_logprobs_proxy(proxy):
 
 
 @pytest.fixture(scope="session")
-def registry_path(proxy, no_logprobs_proxy, tmp_path_factory) -> Path:
+def _fault_proxy(proxy):
+    recorder = RecordingProxy(proxy.upstream)
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture
+def fault_proxy(_fault_proxy):
+    """The real server behind a proxy that injects the faults a test asks for (none afterwards)."""
+    _fault_proxy.faults = lambda n: None
+    yield _fault_proxy
+    _fault_proxy.faults = lambda n: None
+
+
+@pytest.fixture(scope="session")
+def registry_path(proxy, no_logprobs_proxy, _fault_proxy, tmp_path_factory) -> Path:
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
     tiny model; a server that declares logprobs but sends none; plus entries for the error stories
     (a closed port, a missing key)."""
@@ -119,6 +163,13 @@ max_tokens = 48
 provider = "llamacpp"
 base_url = "http://127.0.0.1:{no_logprobs_proxy.port}/v1"
 max_tokens = 64
+
+[models.flaky]
+provider = "llamacpp"
+base_url = "http://127.0.0.1:{_fault_proxy.port}/v1"
+max_tokens = 64
+timeout = 2
+retries = 2
 
 [models.lmstudio-down]
 provider = "lmstudio"
@@ -145,8 +196,9 @@ def wire_check(request):
         yield
         return
     recorders = [request.getfixturevalue("proxy")]
-    if "no_logprobs_proxy" in request.fixturenames:
-        recorders.append(request.getfixturevalue("no_logprobs_proxy"))
+    for name in ("no_logprobs_proxy", "_fault_proxy"):
+        if name in request.fixturenames:
+            recorders.append(request.getfixturevalue(name))
     starts = [len(recorder.bodies) for recorder in recorders]
     yield
     for body in [body for recorder, start in zip(recorders, starts) for body in recorder.bodies[start:]]:

@@ -8,7 +8,7 @@ import pytest
 
 from smolopt.adapters import RawTextAdapter
 from smolopt.backends import Models
-from smolopt.evaluate import evaluate
+from smolopt.evaluation import evaluate
 from smolopt.tasks import load_task
 
 ROOT = Path(__file__).resolve().parent.parent

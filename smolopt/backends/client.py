@@ -14,7 +14,7 @@ import time
 import httpx
 
 from smolopt.backends.calls import CallCache, CallLog, Completion, announce, request_key
-from smolopt.errors import ContextOverflow, SmoloptError
+from smolopt.errors import BadReply, ContextOverflow, ServerDown, SmoloptError
 from smolopt.registry import ModelSpec
 
 
@@ -101,29 +101,35 @@ class LocalClient:
         return completion
 
     def _post(self, path: str, body: dict) -> Completion:
+        """POST with bounded retries (the entry's `retries`, backing off 0.5 s, 1 s, 2 s …) for what a
+        restarting or sleeping local server does: refused or dropped connections, time-outs, 5xx."""
         url = f"{self.base_url}/{path}"
-        last: Exception | None = None
+        where = f"model '{self.spec.name}' at {self.base_url}"
+        last = ""
         for attempt in range(self.spec.retries + 1):
+            if attempt:
+                time.sleep(min(0.5 * 2 ** (attempt - 1), 8.0))
             start = time.perf_counter()
             try:
                 response = self._http.post(url, json=body)
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as err:
-                last = err
-                time.sleep(min(0.5 * 2**attempt, 4.0))
-                continue
             except httpx.TimeoutException:
-                raise SmoloptError(
-                    f"model '{self.spec.name}' at {self.base_url} did not answer within {self.spec.timeout:g}s"
-                ) from None
-            latency = time.perf_counter() - start
+                last = f"no answer within {self.spec.timeout:g}s"
+                continue
+            except httpx.TransportError as err:  # refused, dropped, reset
+                last = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+                continue
+            detail = response.text.strip().replace("\n", " ")[:200]
+            if response.status_code >= 500:
+                last = f"HTTP {response.status_code}: {detail}"
+                continue
             if response.status_code >= 400:
-                detail = response.text.strip().replace("\n", " ")[:200]
                 error = ContextOverflow if response.status_code == 400 and "context" in detail.lower() else SmoloptError
-                raise error(
-                    f"model '{self.spec.name}' at {self.base_url} answered HTTP {response.status_code}: {detail}"
-                )
-            return _completion(response.json(), latency, self.spec.name)
-        raise SmoloptError(f"model '{self.spec.name}' at {self.base_url} is not reachable: {last}")
+                raise error(f"{where} answered HTTP {response.status_code}: {detail}")
+            try:
+                return _completion(response.json(), time.perf_counter() - start, self.spec.name)
+            except (ValueError, TypeError, AttributeError, IndexError, KeyError):
+                raise BadReply(f"{where} answered HTTP {response.status_code} without a completion: {detail[:80]!r}") from None
+        raise ServerDown(f"{where} failed {self.spec.retries + 1} times ({last})")
 
     def can(self, capability: str) -> bool:
         """Whether the entry's server offers `capability` ("chat", "completions", "logprobs")."""
@@ -160,7 +166,10 @@ def _top_logprobs(logprobs: dict | None) -> list[dict[str, float]] | None:
 
 
 def _completion(payload: dict, latency: float, model: str) -> Completion:
-    choice = (payload.get("choices") or [{}])[0]
+    """The first choice of an OpenAI-shaped reply; any other shape raises (the caller says BadReply)."""
+    choice = payload["choices"][0]
+    if not isinstance(choice, dict):
+        raise TypeError("choices[0] is not an object")
     usage = payload.get("usage") or {}
     message = choice.get("message")
     return Completion(

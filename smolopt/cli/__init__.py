@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         err_console.print(f"smolopt: error: {cause}", markup=False, highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        err_console.print("smolopt: interrupted; finished work is saved in the run directory")
+    except KeyboardInterrupt as err:
+        detail = f": {err}" if str(err) else "; finished work is saved in the run directory"
+        err_console.print(f"smolopt: interrupted{detail}", markup=False, highlight=False, soft_wrap=True)
         return 130
 
 

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from smolopt.cli.console import console, print_notices, progress_bar
+from smolopt.cli.console import console, print_notices, progress_line
 
 
 def add_parser(sub) -> None:
@@ -50,13 +50,12 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         )
         optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
 
-    with progress_bar(args.quiet) as bar:
-        job = bar.add_task(f"optimize {task.name}", total=None, status="")
+    with progress_line(f"optimize {task.name}", args.quiet) as update:
         started = time.perf_counter()
 
         def progress(done: int, total: int, best: float) -> None:
             rate = done / max(time.perf_counter() - started, 1e-9)
-            bar.update(job, completed=done, total=total, status=f"best val {100 * best:.1f}% · {rate:.1f} metric calls/s")
+            update(done, total, f"best val {100 * best:.1f}% · {rate:.1f} metric calls/s")
 
         optimizer.progress = progress
         _, result = optimizer.run(task, run)

@@ -25,7 +25,7 @@ from gepa import EvaluationBatch
 
 from smolopt.adapters import RAW
 from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, predictor_of
-from smolopt.evaluate import run_example, task_adapter
+from smolopt.evaluation import run_example, task_adapter
 from smolopt.jsonl import append_jsonl, read_jsonl
 from smolopt.optimize.proposers import Proposed, Proposer
 from smolopt.tasks import Task

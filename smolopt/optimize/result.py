@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from smolopt.candidate import demo_count, formats_of
-from smolopt.evaluate import EvalResult
+from smolopt.evaluation import EvalResult
 from smolopt.optimize.gepa_adapter import Journal
 from smolopt.optimize.rule_budget import added_sentences, past_budget
 from smolopt.stats import bootstrap_interval, paired_difference_interval

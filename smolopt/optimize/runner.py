@@ -18,7 +18,7 @@ from gepa.core.callbacks import GEPACallback
 from smolopt.backends import Models
 from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, seed_candidate
 from smolopt.errors import SmoloptError
-from smolopt.evaluate import evaluate, task_adapter
+from smolopt.evaluation import evaluate, task_adapter
 from smolopt.jsonl import append_jsonl, read_jsonl
 from smolopt.optimize.gepa_adapter import Journal, SmoloptGEPAAdapter
 from smolopt.optimize.proposers import (

@@ -8,7 +8,7 @@ from typing import Any
 import dspy
 
 from smolopt.errors import SmoloptError
-from smolopt.evaluate import EvalResult, Progress, evaluate
+from smolopt.evaluation import EvalResult, Progress, evaluate
 from smolopt.probe.plan import ADAPTERS, ProbePlan, Variant
 from smolopt.probe.verdict import ECHO_KINDS, Measurement, TaskProbe
 

@@ -17,7 +17,7 @@ from smolopt.adapters import usable_formats
 from smolopt.adapters.formats import ALL, SEED, Format
 from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
 from smolopt.errors import SmoloptError
-from smolopt.evaluate import task_adapter
+from smolopt.evaluation import task_adapter
 from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
 from smolopt.registry import ModelSpec
 from smolopt.tasks import Task

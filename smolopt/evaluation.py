@@ -21,7 +21,7 @@ from smolopt.adapters import PARSE_ERROR, RAW, Echo, RawTextAdapter
 from smolopt.adapters.label_scorer import CALIBRATION_BATCH
 from smolopt.adapters.outcomes import collect_outcomes
 from smolopt.backends.calls import collect_calls
-from smolopt.errors import ContextOverflow, found_in
+from smolopt.errors import ContextOverflow, ExampleFailure, found_in
 from smolopt.tasks import Task
 
 Progress = Callable[[int, int], None]
@@ -169,10 +169,11 @@ def run_example(
             prediction = program(**example.inputs())
         except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
             prediction = dspy.Prediction(**{RAW: err.lm_response or "", PARSE_ERROR: "the adapter could not parse the reply"})
-        except Exception as err:  # noqa: BLE001 - DSPy wraps the client's errors; only an overflow is the prompt's fault
-            if (overflow := found_in(err, ContextOverflow)) is None:
+        except Exception as err:  # noqa: BLE001 - DSPy wraps the client's errors; some belong to this example only
+            if (failure := found_in(err, ExampleFailure)) is None:
                 raise
-            prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: f"the prompt does not fit the model's context ({overflow})"})
+            reason = f"the prompt does not fit the model's context ({failure})" if isinstance(failure, ContextOverflow) else str(failure)
+            prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: reason})
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
     score, feedback, parsed = score_prediction(task, example, prediction)
@@ -215,12 +216,16 @@ def evaluate(
     adapter: dspy.Adapter | None = None,
     progress: Progress | None = None,
     capture_traces: bool = False,
+    on_result: Callable[[ExampleResult], None] | None = None,
 ) -> EvalResult:
-    """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise)."""
+    """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise); `on_result`
+    hears of each example as it finishes, so a run that stops early keeps them."""
     adapter = adapter or task_adapter(task)
     results = []
     for index, example in enumerate(examples):
         results.append(run_example(task, program, example, lm, adapter, capture_traces))
+        if on_result:
+            on_result(results[-1])
         if progress:
             progress(index + 1, len(examples))
     return EvalResult(task=task.name, model=lm.model.removeprefix("smolopt/"), split=split, examples=results, labels=task.labels)

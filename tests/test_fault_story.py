@@ -1,0 +1,105 @@
+"""Local servers are flaky: a run survives what they do, keeps what finished, and resumes without
+repeating a call. Faults come from a proxy in front of the real embedded model."""
+
+import json
+import signal
+import subprocess
+import time
+
+from cli_runner import cli_command, cli_env, small_task
+
+
+def runs(tmp_path, name: str) -> list:
+    return sorted((tmp_path / "runs").glob(f"*-eval-{name}"), key=lambda p: p.stat().st_mtime)
+
+
+def results(run_dir) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def same_numbers(a: dict, b: dict) -> bool:
+    keys = ("n", "accuracy", "parse_rate", "predicted_distribution")
+    return all(a["summary"][k] == b["summary"][k] for k in keys)
+
+
+def one_line_error(done) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    return lines[-1]
+
+
+def test_500s_drops_and_hangs_are_retried_and_change_nothing(smolopt_cli, fault_proxy, tmp_path):
+    task = small_task("sentiment", tmp_path / "sentiment_small", 6)
+    assert smolopt_cli("eval", str(task), "--model", "flaky").returncode == 0
+    clean = results(runs(tmp_path, "sentiment_small")[-1])
+    start = len(fault_proxy.bodies)
+    faults = {2: "500", 4: "drop", 6: "hang"}
+    fault_proxy.faults = lambda n: faults.get(n - start)
+    done = smolopt_cli("eval", str(task), "--model", "flaky")
+    assert done.returncode == 0, done.stderr
+    faulty = results(runs(tmp_path, "sentiment_small")[-1])
+    assert same_numbers(clean, faulty)
+    assert len(fault_proxy.bodies) - start == 6 + 3  # each fault cost one retry
+
+
+def test_replies_that_are_not_completions_score_zero_and_the_run_goes_on(smolopt_cli, fault_proxy, tmp_path):
+    task = small_task("sentiment", tmp_path / "sentiment_small", 6)
+    start = len(fault_proxy.bodies)
+    faults = {2: "html", 4: "shape", 6: "truncated"}
+    fault_proxy.faults = lambda n: faults.get(n - start)
+    done = smolopt_cli("eval", str(task), "--model", "flaky")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    examples = results(runs(tmp_path, "sentiment_small")[-1])["examples"]
+    failed = [e for e in examples if "without a completion" in e["feedback"]]
+    assert len(examples) == 6 and len(failed) == 3 and all(e["score"] == 0.0 for e in failed)
+
+
+def test_a_dead_server_ends_the_eval_with_its_work_kept_and_resume_finishes_it(smolopt_cli, fault_proxy, tmp_path):
+    task = small_task("sentiment", tmp_path / "sentiment_small", 8)
+    assert smolopt_cli("eval", str(task), "--model", "flaky").returncode == 0
+    clean = results(runs(tmp_path, "sentiment_small")[-1])
+    start = len(fault_proxy.bodies)
+    fault_proxy.faults = lambda n: "500" if n - start > 3 else None
+    done = smolopt_cli("eval", str(task), "--model", "flaky")
+    message = one_line_error(done)
+    run_dir = runs(tmp_path, "sentiment_small")[-1]
+    assert f"continue with: smolopt eval --resume {run_dir}" in message and "3 of 8 examples finished" in message
+    partial = results(run_dir)
+    assert partial["complete"] is False and partial["summary"]["n"] == 3
+
+    fault_proxy.faults = lambda n: None
+    resumed = smolopt_cli("eval", "--resume", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr
+    assert results(run_dir)["complete"] is True and same_numbers(clean, results(run_dir))
+    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"]]
+    assert len(made) == len(set(made)) == 8  # no finished call was made twice
+    assert sum(c["cached"] for c in calls) == 3
+
+
+def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_run(smolopt_cli, registry_path, tmp_path):
+    task = small_task("sentiment", tmp_path / "sentiment_small", 40)
+    assert smolopt_cli("eval", str(task), "--quiet").returncode == 0
+    clean = results(runs(tmp_path, "sentiment_small")[-1])
+    before = set(runs(tmp_path, "sentiment_small"))
+    process = subprocess.Popen(cli_command("--registry", str(registry_path), "eval", str(task), "--quiet"), env=cli_env(tmp_path),
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    run_dir = None
+    while time.time() < deadline and run_dir is None:
+        fresh = [p for p in runs(tmp_path, "sentiment_small") if p not in before and (p / "calls.jsonl").exists()]
+        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= 15:
+            run_dir = fresh[0]
+        time.sleep(0.05)
+    assert run_dir is not None, "the eval never got going"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130 and f"smolopt eval --resume {run_dir}" in stderr
+    assert results(run_dir)["complete"] is False
+
+    resumed = smolopt_cli("eval", "--resume", str(run_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert same_numbers(clean, results(run_dir))
+    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"]]
+    assert len(made) == len(set(made))
