@@ -9,20 +9,20 @@ from pathlib import Path
 
 from cli_runner import cli_command, cli_env, small_task
 
-from smolopt.optimize.runner import optimize
-from smolopt.runs import new_run
+from smolopt.api import Optimizer
+from smolopt.runs import Run
 from smolopt.tasks import load_task
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_a_tiny_reflection_model_is_guarded_and_never_sends_response_format(registry, proxy, tmp_path, monkeypatch):
+def test_a_tiny_reflection_model_is_guarded_and_never_sends_response_format(registry_path, proxy, tmp_path, monkeypatch):
     """The embedded 135M as its own reflector: its proposals are garbage, and are rejected, not evaluated."""
     monkeypatch.setenv("SMOLOPT_RUNS", str(tmp_path / "runs"))
     task = load_task(str(small_task("sentiment", tmp_path / "sentiment_small", 12)))
-    run = new_run("optimize", "sentiment", {"task": "sentiment"})
-    with run.models(registry) as models:
-        _, result = optimize(task, models, run, student="smollm2-135m", reflection="tiny-reflector", budget=120)
+    optimizer = Optimizer(student="smollm2-135m", reflection="tiny-reflector", budget=120, registry=registry_path)
+    _, result = optimizer.run(task)
+    run = Run(optimizer.run_dir)
     reflections = [r for r in result.journal.records if r.proposer == "reflection"]
     assert reflections, "the reflection model was never asked"
     rejected = [r for r in reflections if not r.accepted_by_guard]
