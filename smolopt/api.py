@@ -23,7 +23,7 @@ import dspy
 from smolopt.adapters.formats import parse_format
 from smolopt.backends import CallCache, CallLog, Models
 from smolopt.candidate import set_format
-from smolopt.errors import ServerDown, SmoloptError, found_in
+from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, Progress
 from smolopt.evaluation import evaluate as evaluate_task
 from smolopt.optimize.report import markdown
@@ -125,9 +125,10 @@ class Optimizer:
             "budget": budget, "seed": self.seed,
             "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))},
         })
-        with run.models(self.registry) as models:
-            optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
-                                         rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
+        with run.discarded_if_unused(), run.models(self.registry) as models:
+            with run.continuable("optimize", lambda: "finished calls and GEPA's state are kept"):
+                optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
+                                             rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
         save_program(optimized, run.path / "program.json", task.name)
         run.write_json("results.json", result.to_json())
         run.write_text("report.md", markdown(result))
@@ -179,18 +180,15 @@ def run_eval(
     run = run or new_run("eval", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "split": split,
                                              "model": spec.public(), "program": program_path, "format": fmt})
     finished: list = []
-    with run.models(registry_) as models:
-        try:
-            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress, on_result=finished.append)
-        except (Exception, KeyboardInterrupt) as err:
-            if not isinstance(err, KeyboardInterrupt) and found_in(err, ServerDown) is None:
-                raise
+    with run.discarded_if_unused(), run.models(registry_) as models:
+
+        def keep_finished() -> str:
             partial = EvalResult(task.name, spec.name, split, finished, task.labels)
             run.write_json("results.json", {**partial.to_json(), "complete": False, "notices": models.log.notices})
-            kept = f"{len(finished)} of {len(examples)} examples finished and are kept in {run.path}; continue with: smolopt eval --resume {run.path}"
-            if isinstance(err, KeyboardInterrupt):
-                raise KeyboardInterrupt(kept) from None
-            raise SmoloptError(f"{found_in(err, ServerDown)}; {kept}") from None
+            return f"{len(finished)} of {len(examples)} examples finished and are kept"
+
+        with run.continuable("eval", keep_finished):
+            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress, on_result=finished.append)
         run.write_json("results.json", {**result.to_json(), "complete": True, "notices": models.log.notices})
         return result, run, list(models.log.notices)
 

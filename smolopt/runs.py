@@ -8,17 +8,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import platform
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from smolopt.backends import CallCache, CallLog, Models
-from smolopt.errors import SmoloptError
+from smolopt.errors import ServerDown, SmoloptError, found_in
 from smolopt.registry import Registry
 
 DEFAULT_RUNS_DIR = Path("runs")
@@ -49,6 +52,32 @@ class Run:
         target = self.path / name
         target.write_text(text, encoding="utf-8")
         return target
+
+    @contextlib.contextmanager
+    def discarded_if_unused(self) -> Iterator[Run]:
+        """Remove the run directory again when the work inside fails before any model call was
+        logged: a dead server or a bad flag should not leave a directory holding only config.json."""
+        try:
+            yield self
+        except BaseException:
+            if not (self.path / "calls.jsonl").exists():
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise
+
+    @contextlib.contextmanager
+    def continuable(self, command: str, kept: Callable[[], str]) -> Iterator[Run]:
+        """A dead server or Ctrl-C inside becomes one message: what was kept (`kept()` saves it and
+        says so) and the command that continues the run. Ctrl-C stays a KeyboardInterrupt (exit 130)."""
+        try:
+            yield self
+        except (Exception, KeyboardInterrupt) as err:
+            down = found_in(err, ServerDown) if isinstance(err, Exception) else None
+            if down is None and not isinstance(err, KeyboardInterrupt):
+                raise
+            message = f"{kept()} in {self.path}; continue with: smolopt {command} --resume {self.path}"
+            if down is None:
+                raise KeyboardInterrupt(message) from None
+            raise SmoloptError(f"{down}; {message}") from None
 
     def models(self, registry: Registry) -> Models:
         """Model connections whose calls are logged to calls.jsonl and cached in cache.sqlite."""

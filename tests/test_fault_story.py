@@ -72,9 +72,10 @@ def test_a_dead_server_ends_the_eval_with_its_work_kept_and_resume_finishes_it(s
     assert resumed.returncode == 0, resumed.stderr
     assert results(run_dir)["complete"] is True and same_numbers(clean, results(run_dir))
     calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"]]
+    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
     assert len(made) == len(set(made)) == 8  # no finished call was made twice
     assert sum(c["cached"] for c in calls) == 3
+    assert [c["error"] for c in calls if "error" in c][0].endswith("failed 3 times (HTTP 500: {\"error\": \"injected fault\"})")
 
 
 def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_run(smolopt_cli, registry_path, tmp_path):
@@ -101,5 +102,5 @@ def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_
     assert resumed.returncode == 0, resumed.stderr
     assert same_numbers(clean, results(run_dir))
     calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"]]
+    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
     assert len(made) == len(set(made))

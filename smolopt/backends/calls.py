@@ -88,6 +88,12 @@ class CallLog:
             entry = {"time": time.time(), "model": model_name, "request": body, **asdict(completion)}
             append_jsonl(self.path, entry)
 
+    def record_failure(self, model_name: str, body: dict, error: str) -> None:
+        """A request that got no completion (an overflow, a bad reply, a dead server) is logged too, with why."""
+        if self.path is not None:
+            with self._lock:
+                append_jsonl(self.path, {"time": time.time(), "model": model_name, "request": body, "cached": False, "error": error})
+
 
 # The eval core collects every Completion made inside one example (its per-example usage).
 CALLS: Collector[Completion] = Collector("calls")

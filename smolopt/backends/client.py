@@ -93,7 +93,11 @@ class LocalClient:
             self.log.record(self.spec.name, body, hit)
             announce(hit)
             return hit
-        completion = self._post(path, body)
+        try:
+            completion = self._post(path, body)
+        except SmoloptError as err:
+            self.log.record_failure(self.spec.name, body, str(err))
+            raise
         if self.cache is not None:
             self.cache.put(key, completion)
         self.log.record(self.spec.name, body, completion)
