@@ -72,6 +72,7 @@ def test_unreachable_server(tmp_path):
     path = write(tmp_path, '[models.down]\nprovider = "lmstudio"\nbase_url = "http://127.0.0.1:9/v1"\n')
     done = smolopt(tmp_path, "--registry", str(path), "eval", "sentiment", "--model", "down")
     assert_one_line_error(done, "'down'", "not reachable", "127.0.0.1:9")
+    assert not list((tmp_path / "runs").glob("*")), "a run that never reached a model left a directory behind"
 
 
 def test_unknown_task_and_bad_budget(tmp_path):
