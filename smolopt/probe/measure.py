@@ -7,6 +7,7 @@ from typing import Any
 
 import dspy
 
+from smolopt.candidate import apply_candidate
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, Progress, evaluate
 from smolopt.probe.plan import ADAPTERS, ProbePlan, Variant
