@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from smolopt.cli.console import console, print_notices, progress_line
+from smolopt.cli.flags import refuse_with_resume
 
 
 def add_parser(sub) -> None:
@@ -18,6 +19,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
 
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from smolopt.api import resume_eval, run_eval
     from smolopt.errors import SmoloptError
@@ -25,10 +27,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     with progress_line("eval", args.quiet) as progress:
         if args.resume:
-            given = [flag for flag, value in (("TASK", args.task), ("--model", args.model), ("--split", args.split),
-                                              ("--program", args.program), ("--format", args.format)) if value is not None]
-            if given:
-                raise SmoloptError(f"--resume continues {args.resume} as it was configured; drop {', '.join(given)}")
+            refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--split": args.split,
+                                             "--program": args.program, "--format": args.format})
             result, run, notices = resume_eval(args.resume, registry=args.registry, progress=progress)
         elif not args.task:
             raise SmoloptError("eval needs a TASK (or --resume runs/<id>)")

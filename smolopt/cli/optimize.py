@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from smolopt.cli.console import console, print_notices, progress_line
+from smolopt.cli.flags import refuse_with_resume
 
 
 def add_parser(sub) -> None:
@@ -35,10 +36,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from smolopt.tasks import load_task
 
     if args.resume:
-        given = [flag for flag, value in (("TASK", args.task), ("--model", args.model), ("--reflection", args.reflection),
-                                          ("--budget", args.budget), ("--seed", args.seed)) if value is not None]
-        if given:
-            raise SmoloptError(f"--resume continues {args.resume} as it was configured; drop {', '.join(given)}")
+        refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection,
+                                         "--budget": args.budget, "--seed": args.seed})
         optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry)
     else:
         if not args.task:

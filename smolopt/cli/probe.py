@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from smolopt.cli.console import console, progress_line
+from smolopt.cli.flags import refuse_with_resume
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +25,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Plan every (model, task) so the progress bar knows its total, then run and write the card."""
-    from smolopt.errors import SmoloptError
     from smolopt.probe.card import SUMMARY_HEADERS, summary_row
     from smolopt.probe.plan import DEFAULT_EXAMPLES
     from smolopt.probe.session import probe_run, resume_probe
@@ -32,9 +32,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
     with progress_line("probe", args.quiet) as progress:
         if args.resume:
-            given = [flag for flag, value in (("--model", args.model), ("--task", args.task), ("--examples", args.examples)) if value is not None]
-            if given:
-                raise SmoloptError(f"--resume continues {args.resume} as it was configured; drop {', '.join(given)}")
+            refuse_with_resume(args.resume, {"--model": args.model, "--task": args.task, "--examples": args.examples})
             probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress)
         else:
             examples = DEFAULT_EXAMPLES if args.examples is None else args.examples
