@@ -65,7 +65,7 @@ class Optimizer:
 
     The same engine, proposers (format search, few-shot injection, echo guard, guarded reflection),
     noise check and report as `smolopt optimize`. Each compile writes a run directory (config,
-    calls, cache, GEPA state, program.json, results.json, report.md); `result` and `run_dir` hold
+    calls, cache, accepted candidates and proposals, program.json, results.json, report.md); `result` and `run_dir` hold
     the last one.
     """
 
@@ -118,7 +118,7 @@ class Optimizer:
         return optimized
 
     def run(self, task: Task, run: Run | None = None) -> tuple[dspy.Module, OptimizeResult]:
-        """Optimize a loaded task; a given `run` (see `resume`) continues from its cache and GEPA state."""
+        """Optimize a loaded task; a given `run` (see `resume`) replays the search from its cache."""
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
         run = run or new_run("optimize", task.name, {
             "task": task.name, "task_path": str(task.path.resolve()), "student": self.student, "reflection": self.reflection,
@@ -126,7 +126,7 @@ class Optimizer:
             "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))},
         })
         with run.discarded_if_unused(), run.models(self.registry) as models:
-            with run.continuable("optimize", lambda: "finished calls and GEPA's state are kept"):
+            with run.continuable("optimize", lambda: "finished calls are kept (a resume replays them from the cache)"):
                 optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
                                              rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
         save_program(optimized, run.path / "program.json", task.name)

@@ -55,33 +55,60 @@ def test_optimize_prints_tables_and_the_saved_program_evaluates(smolopt_cli, tmp
     assert "accuracy" in again.stdout
 
 
-def test_killed_optimization_resumes_without_repeating_finished_calls(smolopt_cli, registry_path, tmp_path):
-    env_runs = tmp_path / "runs"
-    task = small_task("sentiment", tmp_path / "sentiment_small", 24)
-    cmd = cli_command("--registry", str(registry_path), "optimize", str(task), "--budget", "80", "--reflection", "none", "--quiet")
-    process = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    calls_file = None
-    while time.time() < deadline:
-        found = list(env_runs.glob("*-optimize-sentiment_small/calls.jsonl"))
-        if found and sum(1 for _ in found[0].open()) >= 60:
-            calls_file = found[0]
-            break
-        time.sleep(0.5)
-    assert calls_file is not None, "the optimization never got going"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    first = [json.loads(line) for line in calls_file.read_text().splitlines() if line.strip()]
-    assert not (calls_file.parent / "results.json").exists()  # it really was cut off
+NOT_NUMBERS = {"lm_calls", "cached_calls", "wall_s", "latency_s", "median_latency_s"}  # how the work was done, not what it found
 
-    done = smolopt_cli("optimize", "--resume", str(calls_file.parent), "--quiet")
-    assert done.returncode == 0, done.stderr
-    every = [json.loads(line) for line in calls_file.read_text().splitlines() if line.strip()]
-    resumed = every[len(first):]
-    made = [json.dumps(c["request"], sort_keys=True) for c in every if not c["cached"]]
-    assert len(made) == len(set(made)), "a finished call was made twice"
-    assert any(c["cached"] for c in resumed), "the resumed run served nothing from the cache"
-    assert (calls_file.parent / "results.json").exists()
+
+def without_timings(value):
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key not in NOT_NUMBERS}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
+def optimize_numbers(run_dir: Path) -> dict:
+    return without_timings(json.loads((run_dir / "results.json").read_text()))
+
+
+def cut_off(cmd: list[str], tmp_path: Path, after_calls: int, how: signal.Signals) -> tuple[Path, subprocess.CompletedProcess]:
+    """Start an optimization and stop it with `how` once `after_calls` model calls are logged."""
+    before = set((tmp_path / "runs").glob("*-optimize-*"))
+    process = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, run_dir = time.time() + 300, None
+    while time.time() < deadline and run_dir is None:
+        fresh = [p for p in (tmp_path / "runs").glob("*-optimize-*") if p not in before and (p / "calls.jsonl").exists()]
+        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= after_calls:
+            run_dir = fresh[0]
+        time.sleep(0.05)
+    assert run_dir is not None, "the optimization never got going"
+    process.send_signal(how)
+    stdout, stderr = process.communicate(timeout=60)
+    assert not (run_dir / "results.json").exists(), "it finished before it was cut off"
+    return run_dir, subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
+
+
+def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_numbers(smolopt_cli, registry_path, tmp_path):
+    task = small_task("sentiment", tmp_path / "sentiment_small", 16)
+    args = ("optimize", str(task), "--budget", "64", "--reflection", "none", "--quiet")
+    assert smolopt_cli(*args).returncode == 0
+    clean_dir = next((tmp_path / "runs").glob("*-optimize-sentiment_small"))
+    clean = optimize_numbers(clean_dir)
+    half = sum(1 for _ in (clean_dir / "calls.jsonl").open()) // 2
+
+    for how in (signal.SIGINT, signal.SIGKILL):
+        run_dir, stopped = cut_off(cli_command("--registry", str(registry_path), *args), tmp_path, half, how)
+        if how == signal.SIGINT:  # Ctrl-C: one line naming what was kept and the command that continues
+            assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
+            assert f"smolopt optimize --resume {run_dir}" in stopped.stderr.strip().splitlines()[-1]
+        first = (run_dir / "calls.jsonl").read_text().splitlines()
+
+        done = smolopt_cli("optimize", "--resume", str(run_dir), "--quiet")
+        assert done.returncode == 0, done.stderr
+        assert optimize_numbers(run_dir) == clean, f"resumed after {how.name}: not the clean run's numbers"
+        every = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines() if line.strip()]
+        made = [json.dumps(c["request"], sort_keys=True) for c in every if not c["cached"] and "error" not in c]
+        assert len(made) == len(set(made)), f"resumed after {how.name}: a finished call was made twice"
+        assert sum(c["cached"] for c in every[len(first):]) >= len(first) - 1, "the replay did not come from the cache"
 
 
 def test_both_predictors_of_a_two_step_program_are_optimized_and_reported(smolopt_cli, tmp_path):

@@ -3,6 +3,13 @@
 The optimizer sees train (reflection minibatches, demo pool) and val (Pareto scores, candidate
 choice); test is evaluated only twice, by the baseline and by the chosen candidate, after the
 search has ended.
+
+Resume is a replay: a run started again in its own directory searches from the beginning with the
+same seed, and every model call it already made comes back from the run's cache. GEPA can reload
+its saved state, but that state holds neither its random generator (shared by candidate selection,
+minibatch sampling and merge) nor the proposers' (few-shot draws, formats offered, module turn), so
+a continued search would take other steps than an uninterrupted one. Replaying costs only the
+cached calls' lookups and gives the uninterrupted run's numbers exactly.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from smolopt.tasks import Task
 # val examples is 780 metric calls (about 3 minutes on the 135M with scored formats).
 BUDGETS = {"light": 10, "medium": 20, "heavy": 40}
 MINIBATCH = 4
+REPLAYED = ("accepted.jsonl", "proposals.jsonl", "gepa.log")
 CONTEXT_MARGIN = 0.9  # the characters-per-token estimate is rough: keep a tenth of the context spare
 
 # progress(metric_calls_done, budget, best_val_score_so_far)
@@ -121,6 +129,8 @@ def optimize(
     flags candidates whose instructions grew far past what the model was measured to carry.
     """
     start = time.perf_counter()
+    for replayed in REPLAYED:  # a resumed run writes these again as it replays
+        (run.path / replayed).unlink(missing_ok=True)
     lm = models.lm(student)
     reflector, note = None, "no reflection model configured: few-shot injection only"
     if reflection:
@@ -162,7 +172,6 @@ def optimize(
         module_selector=ComponentCycle(components),
         use_merge=True,
         max_metric_calls=budget,
-        run_dir=str(run.path / "gepa"),
         callbacks=[tracker],
         logger=_FileLogger(run.path / "gepa.log"),
         cache_evaluation=True,
