@@ -104,3 +104,21 @@ def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_
     calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
     made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
     assert len(made) == len(set(made))
+
+
+def test_a_1mb_input_is_scored_as_a_failed_example_and_its_request_is_logged(smolopt_cli, tmp_path):
+    """Far past the context window: the server refuses it, the example scores 0, the call log says why."""
+    task = small_task("sentiment", tmp_path / "sentiment_huge", 2)
+    rows = [json.loads(line) for line in (task / "data.jsonl").read_text().splitlines()]
+    huge = next(row for row in rows if row["split"] == "test")
+    huge["text"] = "The service was slow but the food was fine. " * 24_000  # about 1 MB
+    (task / "data.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
+
+    done = smolopt_cli("eval", str(task), "--quiet")
+    assert done.returncode == 0, done.stderr
+    run_dir = runs(tmp_path, "sentiment_huge")[-1]
+    scored = {example["id"]: example for example in results(run_dir)["examples"]}
+    assert scored[huge["id"]]["score"] == 0.0 and len(scored) == 2
+    logged = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    failed = [call for call in logged if "error" in call]
+    assert failed and all(huge["text"][:100] in json.dumps(call["request"]) for call in failed)
