@@ -44,7 +44,7 @@ def paired_change(before, after) -> str:
 
 def stock_gepa(task, registry, budget: int) -> dict:
     def metric(gold, pred, trace=None, pred_name=None, pred_trace=None):
-        score, feedback, _ = score_prediction(task, gold, pred)
+        score, feedback, *_ = score_prediction(task, gold, pred)
         return dspy.Prediction(score=score, feedback=feedback)
 
     with Models(registry, log=CallLog()) as models:

@@ -26,13 +26,16 @@ from smolopt.candidate import set_format
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, Progress
 from smolopt.evaluation import evaluate as evaluate_task
+from smolopt.metrics.judge import judge_for
 from smolopt.optimize.report import markdown
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.program_io import load_program, save_program
+from smolopt.references import FILENAME
 from smolopt.registry import load_registry
 from smolopt.runs import Run, new_run, open_run
 from smolopt.tasks import Task, load_task, task_from_program
+from smolopt.teach import Taught, teach
 
 
 @contextlib.contextmanager
@@ -75,6 +78,7 @@ class Optimizer:
         *,
         student: str | None = None,
         reflection: str | None = None,
+        judge: str | None = None,
         budget: str | int = "light",
         registry: str | Path | None = None,
         rule_budget: int | None = None,
@@ -82,6 +86,7 @@ class Optimizer:
         progress: OptimizeProgress | None = None,
     ):
         """`reflection`: a registry entry, or None for format search and few-shot injection only.
+        `judge`: the model a judged task's metric asks (None: the judge's parts are left out, with a notice).
         `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
         `rule_budget`: what `smolopt.probe.probed_rule_budget` measured, to flag overlong instructions."""
         self.metric = metric
@@ -90,6 +95,7 @@ class Optimizer:
         if reflection is not None:
             self.registry.get(reflection)  # an unknown name is an error; an unreachable model is not
         self.reflection = reflection
+        self.judge = judge
         if isinstance(budget, str):
             parse_budget(budget, 1)  # a bad budget is an error now, not after the model has started
         self.budget = budget
@@ -122,10 +128,10 @@ class Optimizer:
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
         run = run or new_run("optimize", task.name, {
             "task": task.name, "task_path": str(task.path.resolve()), "student": self.student, "reflection": self.reflection,
-            "budget": budget, "seed": self.seed,
+            "judge": self.judge, "budget": budget, "seed": self.seed,
             "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))},
         })
-        with run.discarded_if_unused(), run.models(self.registry) as models:
+        with run.discarded_if_unused(), run.models(self.registry) as models, judge_for(task, models, self.judge):
             with run.continuable("optimize", lambda: "finished calls are kept (a resume replays them from the cache)"):
                 optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
                                              rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
@@ -147,7 +153,8 @@ class Optimizer:
             task_ref = config.get("task_path") or config["task"]
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise SmoloptError(f"{run.path / 'config.json'}: not a readable optimize config ({type(err).__name__}: {err})") from None
-        optimizer = cls(student=student, reflection=reflection, budget=budget, registry=registry, seed=seed, progress=progress)
+        optimizer = cls(student=student, reflection=reflection, judge=config.get("judge"), budget=budget, registry=registry, seed=seed,
+                        progress=progress)
         return optimizer, load_task(task_ref), run
 
 
@@ -158,16 +165,22 @@ def run_eval(
     model: str | None = None,
     program_path: str | None = None,
     fmt: str | None = None,
+    judge: str | None = None,
+    refine: int = 1,
     registry: str | Path | None = None,
     run: Run | None = None,
     progress: Progress | None = None,
 ) -> tuple[EvalResult, Run, list[str]]:
     """`smolopt eval`: one program on one split in a run directory, with its notices.
 
+    `judge`: the model a judged task's metric asks (None: its judge parts are left out, and the
+    notices say so). `refine`: generations per example, each retry told the last one's feedback.
     Results are kept as examples finish; when the server goes down for good, the finished ones are
     written to results.json (marked incomplete) and the error names the command that continues.
     A resumed run (`resume_eval`) serves every finished call from the run's cache.
     """
+    if refine < 1:
+        raise SmoloptError(f"--refine must be 1 or more generations per example, not {refine}")
     registry_ = load_registry(registry)
     task = load_task(task_ref)
     spec = registry_.get(model)
@@ -178,9 +191,10 @@ def run_eval(
         for name, predictor in program.named_predictors():
             set_format(predictor, str(chosen), name)
     run = run or new_run("eval", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "split": split,
-                                             "model": spec.public(), "program": program_path, "format": fmt})
+                                             "model": spec.public(), "program": program_path, "format": fmt,
+                                             "judge": judge, "refine": refine})
     finished: list = []
-    with run.discarded_if_unused(), run.models(registry_) as models:
+    with run.discarded_if_unused(), run.models(registry_) as models, judge_for(task, models, judge):
 
         def keep_finished() -> str:
             partial = EvalResult(task.name, spec.name, split, finished, task.labels)
@@ -188,7 +202,8 @@ def run_eval(
             return f"{len(finished)} of {len(examples)} examples finished and are kept"
 
         with run.continuable("eval", keep_finished):
-            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress, on_result=finished.append)
+            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress,
+                                   on_result=finished.append, attempts=refine)
         run.write_json("results.json", {**result.to_json(), "complete": True, "notices": models.log.notices})
         return result, run, list(models.log.notices)
 
@@ -204,4 +219,17 @@ def resume_eval(path: str | Path, *, registry: str | Path | None = None, progres
     except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise SmoloptError(f"{run.path / 'config.json'}: not a readable eval config ({type(err).__name__}: {err})") from None
     return run_eval(task_ref, split=split, model=model, program_path=config.get("program"), fmt=config.get("format"),
-                    registry=registry, run=run, progress=progress)
+                    judge=config.get("judge"), refine=int(config.get("refine") or 1), registry=registry, run=run, progress=progress)
+
+
+def run_teach(task_ref: str, *, model: str, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[Taught, Task, Run]:
+    """`smolopt teach`: the model writes the task's reference outputs into its folder (see smolopt.teach)."""
+    registry_ = load_registry(registry)
+    task = load_task(task_ref)
+    spec = registry_.get(model)
+    run = new_run("teach", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "model": spec.public()})
+    with run.discarded_if_unused(), run.models(registry_) as models:
+        again = f"smolopt teach {task_ref} --model {spec.name} (stories this teacher wrote are kept)"
+        with run.continuable("teach", lambda: f"the references written so far are in {task.path / FILENAME}; calls", again):
+            taught = teach(task, models.lm(spec.name), spec.name, progress)
+    return taught, task, run

@@ -97,3 +97,16 @@ def formats_of(candidate: dict[str, str]) -> dict[str, str]:
 
 def demo_count(candidate: dict[str, str]) -> int:
     return sum(len(decode_demos(text)) for key, text in candidate.items() if is_demos_key(key))
+
+
+def with_feedback(program: dspy.Module, feedback: str) -> dspy.Module:
+    """A copy of `program` whose every instruction ends with the metric's feedback on an earlier
+    attempt: a retry on the raw path (`--refine`), in both chat and completion formats, since every
+    format renders the instruction. At temperature 0 an unchanged prompt would only repeat itself."""
+    retry = program.deepcopy()
+    for _, predictor in retry.named_predictors():
+        instructions = predictor.signature.instructions
+        predictor.signature = predictor.signature.with_instructions(
+            f"{instructions}\n\nAn earlier attempt fell short. {feedback.strip()}\nWrite it again, fixing that."
+        )
+    return retry

@@ -11,7 +11,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dspy
@@ -21,6 +21,7 @@ from smolopt.adapters import PARSE_ERROR, RAW, Echo, RawTextAdapter
 from smolopt.adapters.label_scorer import CALIBRATION_BATCH
 from smolopt.adapters.outcomes import collect_outcomes
 from smolopt.backends.calls import collect_calls
+from smolopt.candidate import with_feedback
 from smolopt.errors import ContextOverflow, ExampleFailure, found_in
 from smolopt.tasks import Task
 
@@ -46,6 +47,8 @@ class ExampleResult:
     uncalibrated: str | None = None  # the label a calibrated format chose before calibration
     steps: int = 0  # predictor calls RawTextAdapter answered (two per example for a two-step program)
     unparsed_steps: int = 0  # of those, replies that could not be read (a first step's too)
+    components: dict[str, float] = field(default_factory=dict)  # the metric's named parts (see smolopt.metrics.parts)
+    attempts: int = 1  # generations tried (more than one with --refine)
     trace: list = field(default_factory=list, repr=False)  # (predictor, inputs, prediction) when captured
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +112,12 @@ class EvalResult:
     def calls_per_example(self) -> float:
         return sum(e.calls for e in self.examples) / self.n if self.n else 0.0
 
+    def component_means(self) -> dict[str, float]:
+        """Each metric part's mean over the examples that measured it (a part a judge could not
+        read for one story is averaged over the others, not counted as 0)."""
+        names = dict.fromkeys(name for e in self.examples for name in e.components)
+        return {name: statistics.mean(e.components[name] for e in self.examples if name in e.components) for name in names}
+
     @property
     def median_latency_s(self) -> float:
         return statistics.median(e.latency_s for e in self.examples) if self.n else 0.0
@@ -131,6 +140,8 @@ class EvalResult:
             "prompt_tokens_per_call": self.per_call("prompt_tokens"),
             "completion_tokens_per_call": self.per_call("completion_tokens"),
             "median_latency_s": self.median_latency_s,
+            "components": self.component_means(),
+            "attempts_per_example": sum(e.attempts for e in self.examples) / self.n if self.n else 0.0,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -148,15 +159,15 @@ def echo_feedback(echoes: list[Echo]) -> str:
     return " ".join(dict.fromkeys(notes))
 
 
-def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Prediction) -> tuple[float, str, bool]:
-    """(score, feedback, parsed): a parse failure is 0 with the raw text; otherwise the task's metric."""
+def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Prediction) -> tuple[float, str, bool, dict[str, float]]:
+    """(score, feedback, parsed, parts): a parse failure is 0 with the raw text; otherwise the task's metric."""
     error = prediction.get(PARSE_ERROR)
     if error or prediction.get(task.output) is None:
         raw = (prediction.get(RAW) or "").strip()
         shown = raw[:200] if raw else "(nothing)"
-        return 0.0, f"Could not read an answer ({error or 'no ' + task.output}). The model said: {shown!r}", False
+        return 0.0, f"Could not read an answer ({error or 'no ' + task.output}). The model said: {shown!r}", False, {}
     verdict = task.metric(example, prediction)
-    return float(verdict.score), str(verdict.feedback), True
+    return float(verdict.score), str(verdict.feedback), True, dict(verdict.get("components") or {})
 
 
 def run_example(
@@ -176,7 +187,7 @@ def run_example(
             prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: reason})
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
-    score, feedback, parsed = score_prediction(task, example, prediction)
+    score, feedback, parsed, components = score_prediction(task, example, prediction)
     echoes: list[Echo] = list(dict.fromkeys(echo for outcome in outcomes for echo in outcome.echoes))
     if echoes:
         feedback = f"{feedback} {echo_feedback(echoes)}"
@@ -197,7 +208,27 @@ def run_example(
         uncalibrated=next((o.uncalibrated for o in reversed(outcomes) if o.uncalibrated), None),
         steps=len(outcomes),
         unparsed_steps=sum(o.parse_error is not None for o in outcomes),
+        components=components,
         trace=trace,
+    )
+
+
+def refined_example(
+    task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, attempts: int, capture_trace: bool = False
+) -> ExampleResult:
+    """Up to `attempts` generations, each retry told the metric's feedback on the one before (the
+    idea of dspy.Refine, on the raw path); the best is kept, and its cost is every attempt's cost."""
+    tried = [run_example(task, program, example, lm, adapter, capture_trace)]
+    while len(tried) < attempts and tried[-1].score < 1.0:
+        tried.append(run_example(task, with_feedback(program, tried[-1].feedback), example, lm, adapter, capture_trace))
+    best = max(tried, key=lambda result: result.score)
+    return replace(
+        best,
+        calls=sum(r.calls for r in tried),
+        prompt_tokens=sum(r.prompt_tokens for r in tried),
+        completion_tokens=sum(r.completion_tokens for r in tried),
+        latency_s=sum(r.latency_s for r in tried),
+        attempts=len(tried),
     )
 
 
@@ -217,13 +248,15 @@ def evaluate(
     progress: Progress | None = None,
     capture_traces: bool = False,
     on_result: Callable[[ExampleResult], None] | None = None,
+    attempts: int = 1,
 ) -> EvalResult:
     """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise); `on_result`
-    hears of each example as it finishes, so a run that stops early keeps them."""
+    hears of each example as it finishes, so a run that stops early keeps them. `attempts` above 1
+    retries an imperfect answer with its feedback (`refined_example`)."""
     adapter = adapter or task_adapter(task)
     results = []
     for index, example in enumerate(examples):
-        results.append(run_example(task, program, example, lm, adapter, capture_traces))
+        results.append(refined_example(task, program, example, lm, adapter, attempts, capture_traces))
         if on_result:
             on_result(results[-1])
         if progress:

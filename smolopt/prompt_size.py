@@ -37,6 +37,13 @@ def estimate_prompt_tokens(program: dspy.Module, adapter: dspy.Adapter, examples
     return longest
 
 
-def prompt_room(spec: ModelSpec) -> int:
-    """Prompt tokens a model can take and still have room for its answer."""
-    return spec.context_length - spec.max_tokens
+def answer_tokens(spec: ModelSpec, program: dspy.Module) -> int:
+    """The longest answer the program's predictors ask for (their max_tokens), within the entry's cap:
+    a label task asks a dozen tokens and a story 520, and each leaves that much of the context free."""
+    asked = [predictor.config.get("max_tokens") or spec.max_tokens for _, predictor in program.named_predictors()]
+    return min(max(asked, default=spec.max_tokens), spec.max_tokens)
+
+
+def prompt_room(spec: ModelSpec, program: dspy.Module) -> int:
+    """Prompt tokens a model can take and still have room for the program's answers."""
+    return spec.context_length - answer_tokens(spec, program)

@@ -46,6 +46,8 @@ def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
         ("prompt tokens / call", f"{result.per_call('prompt_tokens'):.0f}"),
         ("completion tokens / call", f"{result.per_call('completion_tokens'):.1f}"),
         ("median latency / example", f"{result.median_latency_s:.2f} s"),
+        *([("generations / example", f"{attempts:.2f}")] if (attempts := result.summary()["attempts_per_example"]) > 1 else []),
+        *[(f"part: {name}", f"{value:.3f}") for name, value in result.component_means().items()],
     ]
 
 

@@ -65,16 +65,17 @@ class Run:
             raise
 
     @contextlib.contextmanager
-    def continuable(self, command: str, kept: Callable[[], str]) -> Iterator[Run]:
+    def continuable(self, command: str, kept: Callable[[], str], again: str | None = None) -> Iterator[Run]:
         """A dead server or Ctrl-C inside becomes one message: what was kept (`kept()` saves it and
-        says so) and the command that continues the run. Ctrl-C stays a KeyboardInterrupt (exit 130)."""
+        says so) and the command that continues the run (`again`, default `smolopt <command> --resume
+        <run>`). Ctrl-C stays a KeyboardInterrupt (exit 130)."""
         try:
             yield self
         except (Exception, KeyboardInterrupt) as err:
             down = found_in(err, ServerDown) if isinstance(err, Exception) else None
             if down is None and not isinstance(err, KeyboardInterrupt):
                 raise
-            message = f"{kept()} in {self.path}; continue with: smolopt {command} --resume {self.path}"
+            message = f"{kept()} in {self.path}; continue with: {again or f'smolopt {command} --resume {self.path}'}"
             if down is None:
                 raise KeyboardInterrupt(message) from None
             raise SmoloptError(f"{down}; {message}") from None

@@ -15,6 +15,11 @@ A task is a folder a user can add without touching the package:
             ANSWER: str                   the row field holding OUTPUT's gold value
             program() -> dspy.Module      a fresh, unoptimized program
             metric(example, prediction) -> dspy.Prediction(score=float in [0, 1], feedback=str)
+                                          and optionally components={part: score}, the parts of a
+                                          composite score (`smolopt.metrics.parts.combine`), which
+                                          reports show before and after
+            USES_JUDGE: bool              optional: the metric asks a judge model
+                                          (`smolopt.metrics.judge.current()`); runs open one
             demo(example, predictor) -> dict | None
                                           optional: the demo a training example gives the named
                                           predictor (its input and output fields). Without it,
@@ -60,6 +65,7 @@ class Task:
     labels: tuple[str, ...] | None = None
     rules: list[str] = field(default_factory=list)
     demo: Callable[[dspy.Example, str], dict | None] | None = None
+    uses_judge: bool = False
 
     def split(self, name: str) -> list[dspy.Example]:
         if name not in self.splits:
@@ -183,6 +189,7 @@ def load_task(name: str, root: Path | None = None) -> Task:
         labels=labels,
         rules=rules,
         demo=getattr(module, "demo", None),
+        uses_judge=bool(getattr(module, "USES_JUDGE", False)),
     )
 
 
@@ -200,7 +207,7 @@ def as_task_metric(metric: Callable) -> Callable[[dspy.Example, dspy.Prediction]
         get = value.get if isinstance(value, dict) else (lambda key, default=None: getattr(value, key, default))
         if get("score") is None:
             raise SmoloptError(f"the metric returned {type(value).__name__} without a score (return a number or score=..., feedback=...)")
-        return dspy.Prediction(score=float(get("score")), feedback=str(get("feedback", "") or ""))
+        return dspy.Prediction(score=float(get("score")), feedback=str(get("feedback", "") or ""), components=dict(get("components") or {}))
     return scored
 
 

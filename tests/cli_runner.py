@@ -24,7 +24,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def small_task(source: str, folder: Path, per_split: int) -> Path:
     """A user's own copy of a shipped task with the first `per_split` rows of each split (fewer model calls)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ("task.py", "rules.txt"):
+    for name in ("task.py", "rules.txt", "references.jsonl"):
         if (ROOT / "tasks" / source / name).exists():
             shutil.copy(ROOT / "tasks" / source / name, folder / name)
     rows = [json.loads(line) for line in (ROOT / "tasks" / source / "data.jsonl").read_text().splitlines() if line.strip()]

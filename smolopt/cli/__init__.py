@@ -15,11 +15,11 @@ import warnings
 from pathlib import Path
 
 from smolopt.cli import eval as eval_command
-from smolopt.cli import models, optimize, probe, serve, tasks
+from smolopt.cli import models, optimize, probe, serve, tasks, teach
 from smolopt.cli.console import err_console
 from smolopt.errors import SmoloptError, found_in
 
-COMMANDS = (models, tasks, serve, eval_command, optimize, probe)
+COMMANDS = (models, tasks, serve, eval_command, optimize, probe, teach)
 
 
 def build_parser() -> argparse.ArgumentParser:

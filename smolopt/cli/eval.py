@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from smolopt.cli.console import console, print_notices, progress_line
-from smolopt.cli.flags import refuse_with_resume
+from smolopt.cli.flags import chosen_judge, refuse_with_resume
 
 
 def add_parser(sub) -> None:
@@ -15,6 +15,8 @@ def add_parser(sub) -> None:
     ev.add_argument("--split", default=None, choices=["train", "val", "test"], help="default: test")
     ev.add_argument("--program", default=None, help="an optimized program.json saved by `smolopt optimize`")
     ev.add_argument("--format", default=None, help="ask every predictor this way, e.g. 'completion score calibrated' (default: the program's own)")
+    ev.add_argument("--judge", default=None, help="judge model of a judged task such as story (default: the registry's [defaults] reflection; 'none' leaves the judge's parts out)")
+    ev.add_argument("--refine", type=int, default=None, help="generations per example: each retry is told the metric's feedback on the last (default 1)")
     ev.add_argument("--resume", default=None, help="continue runs/<id> after a fault or Ctrl-C: finished calls come from its cache")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
     ev.set_defaults(func=cmd_eval)
@@ -28,13 +30,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with progress_line("eval", args.quiet) as progress:
         if args.resume:
             refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--split": args.split,
-                                             "--program": args.program, "--format": args.format})
+                                             "--program": args.program, "--format": args.format,
+                                             "--judge": args.judge, "--refine": args.refine})
             result, run, notices = resume_eval(args.resume, registry=args.registry, progress=progress)
         elif not args.task:
             raise SmoloptError("eval needs a TASK (or --resume runs/<id>)")
         else:
             result, run, notices = run_eval(args.task, split=args.split or "test", model=args.model, program_path=args.program,
-                                            fmt=args.format, registry=args.registry, progress=progress)
+                                            fmt=args.format, judge=chosen_judge(args), refine=args.refine or 1,
+                                            registry=args.registry, progress=progress)
     console.print(eval_table(result))
     print_notices(notices)
     console.print(f"run saved to {run.path}")

@@ -13,6 +13,7 @@ from smolopt.report import markdown_table, pct
 ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "format", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
 FORMAT_HEADERS = ["format", "best val", "chosen"]
+PART_HEADERS = ["part of the score", "baseline", "after", "change"]
 
 
 def format_rows(result: OptimizeResult) -> list[list[str]]:
@@ -64,6 +65,16 @@ def summary_rows(result: OptimizeResult) -> list[list[str]]:
     ]]
 
 
+def part_rows(result: OptimizeResult) -> list[list[str]]:
+    """Each part of a composite metric on test, before and after (the source article's per-component deltas)."""
+    before, after = result.baseline_test.component_means(), result.optimized_test.component_means()
+    return [
+        [name, f"{before[name]:.3f}" if name in before else "-", f"{after[name]:.3f}" if name in after else "-",
+         f"{after[name] - before[name]:+.3f}" if name in before and name in after else "-"]
+        for name in dict.fromkeys([*before, *after])
+    ]
+
+
 def points(fraction: float) -> str:
     return f"{100 * fraction:+.1f}"
 
@@ -104,6 +115,7 @@ def markdown(result: OptimizeResult) -> str:
         "",
         f"Parse rate {pct(before['parse_rate'])} → {pct(after['parse_rate'])}; echo rate {pct(before['echo_rate'])} → {pct(after['echo_rate'])}.",
         "",
+        *(["## Parts of the score (test means)", "", markdown_table(PART_HEADERS, rows), ""] if (rows := part_rows(result)) else []),
         f"## Formats on val (chosen: {result.chosen_format})",
         "",
         markdown_table(FORMAT_HEADERS, format_rows(result)),

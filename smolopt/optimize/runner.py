@@ -146,7 +146,7 @@ def optimize(
     # The bias to order demos against, measured on train (the optimizer may look there).
     baseline_train = evaluate(task, program, train, lm, split="train")
     order = bias_order(task.labels, baseline_train.predicted_distribution(), baseline_train.gold_distribution()) if task.labels else []
-    room = int(prompt_room(models.registry.get(student)) * CONTEXT_MARGIN)
+    room = int(prompt_room(models.registry.get(student), program) * CONTEXT_MARGIN)
     fits = PromptFit(program, task_adapter(task), train + val, room)
     fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed, fits=fits)
     instruction: list[Proposer] = [EchoGuardProposer(fewshot), *([reflector] if reflector else []), fewshot]

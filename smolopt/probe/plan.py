@@ -18,7 +18,7 @@ from smolopt.adapters.formats import ALL, SEED, Format
 from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import task_adapter
-from smolopt.prompt_size import estimate_prompt_tokens, prompt_room
+from smolopt.prompt_size import answer_tokens, estimate_prompt_tokens, prompt_room
 from smolopt.registry import ModelSpec
 from smolopt.tasks import Task
 
@@ -162,7 +162,7 @@ def _variants(task: Task, program: dspy.Module) -> list[Variant]:
 def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbePlan:
     """All variants for `spec` on `task`, each sized against the model's context.
 
-    A variant is skipped when its estimated prompt plus the model's answer budget (max_tokens)
+    A variant is skipped when its estimated prompt plus the program's answer budget (`answer_tokens`)
     exceeds `context_length`: a server asked for more than its context answers with an error,
     and the few-shot curve is still readable without its longest point.
     """
@@ -176,9 +176,9 @@ def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbeP
             continue
         built = apply_candidate(program, variant.candidate)
         variant.estimated_prompt_tokens = estimate_prompt_tokens(built, ADAPTERS[variant.adapter](task), examples)
-        if variant.estimated_prompt_tokens > prompt_room(spec):
+        if variant.estimated_prompt_tokens > prompt_room(spec, program):
             variant.skipped = (
-                f"about {variant.estimated_prompt_tokens} prompt tokens + {spec.max_tokens} to answer "
+                f"about {variant.estimated_prompt_tokens} prompt tokens + {answer_tokens(spec, program)} to answer "
                 f"exceed the {spec.context_length}-token context"
             )
     return ProbePlan(task, spec.name, spec.context_length, program, examples, variants)

@@ -1,0 +1,125 @@
+"""The judge parts: a model reads the story against its brief, as the source article's LLM judge did.
+
+The judge is a DSPy signature asked through RawTextAdapter (the same raw path and forgiving parsers
+as any student, at temperature 0 so a resumed run replays it from the cache), because the judge may
+itself be small. Each answer it gives becomes a part; an answer it gives that cannot be read drops
+that part for this story, with the reason in the feedback, rather than scoring it 0.
+
+Which model judges is decided by the caller (the CLI and API open the registry's reflection model
+by default) and installed for the run with `judging(...)`; a task's metric asks `current()`.
+A run without a reachable judge has `current()` None, and the composite says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Literal
+
+import dspy
+
+from smolopt.backends import Models
+from smolopt.errors import SmoloptError
+from smolopt.metrics.parts import Part
+from smolopt.tasks import Task
+
+JUDGE_MAX_TOKENS = 200
+
+# The run's judge, or None and why; read from any thread the metric runs on.
+_judge: tuple[Judge | None, str] = (None, "no judge was opened for this run")
+
+
+class JudgeStory(dspy.Signature):
+    """Judge a short text against its brief. Be strict and brief."""
+
+    title: str = dspy.InputField()
+    genre: str = dspy.InputField()
+    characters_number: int = dspy.InputField(desc="how many primary characters the brief asks for")
+    constraints: str = dspy.InputField()
+    story: str = dspy.InputField()
+    genre_fit: Literal["yes", "no"] = dspy.OutputField(desc="does the text read as the genre asked for?")
+    primary_speakers: int = dspy.OutputField(desc="how many characters act or speak in it")
+    constraints_met: Literal["yes", "partly", "no"] = dspy.OutputField(desc="does it follow every constraint?")
+    liking: int = dspy.OutputField(desc="how much a reader would like it, 1 (not at all) to 5 (very much)")
+    critique: str = dspy.OutputField(desc="one sentence: the biggest thing to fix")
+
+
+class Judge:
+    """A judge model and the adapter that asks it."""
+
+    def __init__(self, lm: dspy.LM, name: str):
+        self.lm, self.name = lm, name
+        self.predict = dspy.Predict(JudgeStory, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS)
+
+    def story_parts(self, brief: dict, story: str) -> tuple[list[Part], dict[str, str]]:
+        """The judge's parts for one story, and the parts it left unreadable (name → why)."""
+        from smolopt.adapters import RawTextAdapter  # the adapters package registers field options on import
+
+        with dspy.context(lm=self.lm, adapter=RawTextAdapter()):
+            verdict = self.predict(**{key: brief[key] for key in ("title", "genre", "characters_number", "constraints")}, story=story)
+        critique = verdict.get("critique") or ""
+        parts, dropped = [], {}
+
+        def unread(name: str) -> None:
+            dropped[name] = f"the judge {self.name} gave no readable answer"
+
+        if (fit := verdict.get("genre_fit")) is None:
+            unread("genre fit")
+        else:
+            parts.append(Part("genre fit", float(fit == "yes"), f"the judge says it does {'' if fit == 'yes' else 'not '}read as {brief['genre']}."))
+        if (speakers := verdict.get("primary_speakers")) is None:
+            unread("speakers")
+        else:
+            wanted = int(brief["characters_number"])
+            off = abs(int(speakers) - wanted)
+            parts.append(Part("speakers", max(0.0, 1 - off / max(wanted, 1)), f"the judge counts {speakers} primary characters; the brief asks for {wanted}."))
+        if (met := verdict.get("constraints_met")) is None:
+            unread("constraints")
+        else:
+            parts.append(Part("constraints", {"yes": 1.0, "partly": 0.5, "no": 0.0}[met], f"constraints met: {met} ({brief['constraints']}). {critique}".strip()))
+        if (liking := verdict.get("liking")) is None:
+            unread("liking")
+        else:
+            stars = min(5, max(1, int(liking)))
+            parts.append(Part("liking", (stars - 1) / 4, f"the judge likes it {stars}/5. {critique}".strip()))
+        return parts, dropped
+
+
+@contextlib.contextmanager
+def judging(judge: Judge | None, why_not: str = "") -> Iterator[Judge | None]:
+    """Install the run's judge for the metrics that ask `current()`; None with `why_not` when there is none."""
+    global _judge
+    previous, _judge = _judge, (judge, why_not or "no judge")
+    try:
+        yield judge
+    finally:
+        _judge = previous
+
+
+@contextlib.contextmanager
+def judge_for(task: Task, models: Models, name: str | None) -> Iterator[Judge | None]:
+    """The run's judge for a task whose metric asks one: the model `name` when it answers, else
+    None, with a notice in the run's report that the judge's parts are left out (never a silent 0)."""
+    if not task.uses_judge:
+        yield None
+        return
+    judge, why = None, "no judge model was given"
+    if name is not None:
+        models.registry.get(name)  # an unknown name is the user's error, not an unreachable judge
+        try:
+            judge = Judge(models.lm(name), name)
+        except SmoloptError as err:
+            why = f"judge {name} is not available ({err})"
+    if judge is None:
+        models.log.notice(f"{why}: the metric leaves out the judge's parts")
+    with judging(judge, why):
+        yield judge
+
+
+def current() -> Judge | None:
+    return _judge[0]
+
+
+def why_none() -> str:
+    """Why `current()` is None, for the composite's "not measured" line."""
+    return _judge[1]
