@@ -33,6 +33,7 @@ from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.program_io import load_program, save_program
 from smolopt.references import FILENAME
 from smolopt.registry import load_registry
+from smolopt.report import outputs_markdown
 from smolopt.runs import Run, new_run, open_run
 from smolopt.tasks import Task, load_task, task_from_program
 from smolopt.teach import Taught, teach
@@ -205,6 +206,8 @@ def run_eval(
             result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress,
                                    on_result=finished.append, attempts=refine)
         run.write_json("results.json", {**result.to_json(), "complete": True, "notices": models.log.notices})
+        if task.labels is None:
+            run.write_text("outputs.md", outputs_markdown(result))
         return result, run, list(models.log.notices)
 
 

@@ -73,3 +73,13 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def outputs_markdown(result: EvalResult) -> str:
+    """outputs.md for a free-text task: every text the model wrote, with its score, parts and feedback."""
+    lines = [f"# {result.task} · {result.model} · {result.split}: what the model wrote", ""]
+    for example in result.examples:
+        parts = ", ".join(f"{name} {value:.3f}" for name, value in example.components.items())
+        lines += [f"## {example.id}: score {example.score:.3f}" + (f" ({parts})" if parts else ""), ""]
+        lines += [example.predicted or "(nothing readable)", "", f"> {example.feedback.replace(chr(10), ' ')}", ""]
+    return "\n".join(lines)

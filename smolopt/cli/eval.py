@@ -41,5 +41,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                             registry=args.registry, progress=progress)
     console.print(eval_table(result))
     print_notices(notices)
+    if (run.path / "outputs.md").exists():
+        console.print(f"every text written, with its score and feedback: {run.path / 'outputs.md'}")
     console.print(f"run saved to {run.path}")
     return 0

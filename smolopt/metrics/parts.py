@@ -26,13 +26,16 @@ class Part:
     feedback: str
 
 
-def combine(parts: list[Part], weights: Mapping[str, float], dropped: Mapping[str, str] | None = None) -> dspy.Prediction:
+def combine(
+    parts: list[Part], weights: Mapping[str, float], dropped: Mapping[str, str] | None = None, measures: Mapping[str, float] | None = None
+) -> dspy.Prediction:
     """The weighted mean of the parts that could be measured, as the Task protocol's metric result.
 
     A part named in `weights` but missing from `parts` (its judge is unreachable, its library is
     not installed) is left out and its weight shared among the rest; `dropped` says why, and the
     feedback repeats it, so a missing part is never a silent zero. `components` holds every part's
-    score for the reports' before/after tables.
+    score for the reports' before/after tables, and `measures` beside them: numbers a report should
+    show that are not parts of the score (a GAPELMAPER ratio, a fit's error).
     """
     measured = [part for part in parts if weights.get(part.name, 0) > 0]
     total = sum(weights[part.name] for part in measured)
@@ -42,4 +45,4 @@ def combine(parts: list[Part], weights: Mapping[str, float], dropped: Mapping[st
     feedback = "Failing parts:\n" + "\n".join(lines) if lines else "Every part passes: " + ", ".join(f"{p.name} {p.score:.2f}" for p in measured) + "."
     if dropped:
         feedback += "\nNot measured: " + "; ".join(f"{name} ({why})" for name, why in dropped.items()) + "."
-    return dspy.Prediction(score=score, feedback=feedback, components={part.name: part.score for part in parts})
+    return dspy.Prediction(score=score, feedback=feedback, components={**{part.name: part.score for part in parts}, **(measures or {})})
