@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +20,12 @@ from smolopt.metrics.structure import (
     autocorrelation,
     fit_decay,
     hashed_word_vectors,
+    shuffled_sentences,
     structure_fit,
     text_structure,
 )
 
 BOOK = "music21/languageExcerpts/trainingData/en.txt"
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +38,6 @@ def lady_susan() -> str:
     body = "\n".join(line for line in lines if "Project Gutenberg" not in line).strip()
     assert body.startswith("LADY SUSAN") and len(body.split()) > 20_000
     return body
-
-
-def shuffled_sentences(text: str, seed: int = 0) -> str:
-    sentences = _SENTENCE_END.split(text)
-    order = np.random.default_rng(seed).permutation(len(sentences))
-    return " ".join(sentences[i] for i in order)
 
 
 @pytest.fixture(scope="module")

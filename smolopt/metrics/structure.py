@@ -30,6 +30,7 @@ NOISE_FLOOR = 0.05  # percentage errors are relative to at least this share of t
 DEFAULT_DIM = 256  # distinct words overlap by ~1/sqrt(dim); 128 to 1024 move the ratio by < 0.03
 SENTENCE_WORDS = 16  # below this, distances measure a sentence's grammar, which shuffling keeps
 _BLOCK = 32  # vector columns per FFT, which bounds memory on book-length input
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -197,3 +198,11 @@ def text_structure(text: str, embed: Callable[[list[str]], np.ndarray] | None = 
     if len(vectors) != len(words):
         raise ValueError(f"embed returned {len(vectors)} vectors for {len(words)} words")
     return structure_fit(vectors, max_distance=max_distance, min_distance=min_distance)
+
+
+def shuffled_sentences(text: str, seed: int = 0) -> str:
+    """The text with its sentences in a fixed random order: the same words and sentences with the
+    long-range order gone, the control a structure score is read against."""
+    sentences = _SENTENCE_END.split(text)
+    order = np.random.default_rng(seed).permutation(len(sentences))
+    return " ".join(sentences[i] for i in order)
