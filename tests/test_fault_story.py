@@ -6,6 +6,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from cli_runner import cli_command, cli_env, small_task
 
 
@@ -78,7 +80,10 @@ def test_a_dead_server_ends_the_eval_with_its_work_kept_and_resume_finishes_it(s
     assert [c["error"] for c in calls if "error" in c][0].endswith("failed 3 times (HTTP 500: {\"error\": \"injected fault\"})")
 
 
-def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_run(smolopt_cli, registry_path, tmp_path):
+@pytest.mark.parametrize("cut", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+def test_an_eval_cut_off_half_way_keeps_its_finished_calls_and_resume_matches_a_clean_run(smolopt_cli, registry_path, tmp_path, cut):
+    """Ctrl-C writes the finished examples and the command that continues; kill -9 writes nothing more,
+    and the call cache alone carries the resume."""
     task = small_task("sentiment", tmp_path / "sentiment_small", 40)
     assert smolopt_cli("eval", str(task), "--quiet").returncode == 0
     clean = results(runs(tmp_path, "sentiment_small")[-1])
@@ -89,14 +94,17 @@ def test_ctrl_c_mid_eval_keeps_the_finished_examples_and_resume_matches_a_clean_
     run_dir = None
     while time.time() < deadline and run_dir is None:
         fresh = [p for p in runs(tmp_path, "sentiment_small") if p not in before and (p / "calls.jsonl").exists()]
-        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= 15:
+        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= 20:  # half of the 40
             run_dir = fresh[0]
         time.sleep(0.05)
     assert run_dir is not None, "the eval never got going"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(cut)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130 and f"smolopt eval --resume {run_dir}" in stderr
-    assert results(run_dir)["complete"] is False
+    if cut == signal.SIGINT:
+        assert process.returncode == 130 and f"smolopt eval --resume {run_dir}" in stderr
+        assert results(run_dir)["complete"] is False
+    else:
+        assert process.returncode == -signal.SIGKILL and not (run_dir / "results.json").exists()
 
     resumed = smolopt_cli("eval", "--resume", str(run_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
