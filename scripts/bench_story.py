@@ -51,7 +51,7 @@ def row(name: str, result: EvalResult, wall_s: float) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget", type=int, default=120, help="metric calls for the optimized prompt (120: light on story's 12 val ideas)")
-    parser.add_argument("--chapters", type=int, default=120, help="chapters of the one long 135M story that GAPELMAPER is measured on (120: about 20,000 words, where the metric starts to mean something)")
+    parser.add_argument("--chapters", type=int, default=120, help="chapters of the one long 135M story that GAPELMAPER is measured on (120: about 11,500 words from the 135M; the metric needs book-length text)")
     parser.add_argument("--refine", type=int, default=3, help="generations per story for the refined baseline")
     args = parser.parse_args()
     rows = []
