@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,10 @@ def small_task(source: str, folder: Path, per_split: int) -> Path:
 def run_smolopt(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(cli_command(*args), capture_output=True, text=True, env=cli_env(tmp_path, **(env_extra or {})),
                           cwd=tmp_path, timeout=timeout)
+
+
+def start_smolopt(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """`smolopt` started as from a terminal, to be stopped midway: Ctrl-C must reach it even when the
+    suite itself runs where SIGINT is ignored (a shell's background job), since children inherit that."""
+    return subprocess.Popen(cli_command(*args), env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -3,12 +3,11 @@ repeating a call. Faults come from a proxy in front of the real embedded model."
 
 import json
 import signal
-import subprocess
 import time
 
 import pytest
 
-from cli_runner import cli_command, cli_env, small_task
+from cli_runner import small_task, start_smolopt
 
 
 def runs(tmp_path, name: str) -> list:
@@ -88,8 +87,7 @@ def test_an_eval_cut_off_half_way_keeps_its_finished_calls_and_resume_matches_a_
     assert smolopt_cli("eval", str(task), "--quiet").returncode == 0
     clean = results(runs(tmp_path, "sentiment_small")[-1])
     before = set(runs(tmp_path, "sentiment_small"))
-    process = subprocess.Popen(cli_command("--registry", str(registry_path), "eval", str(task), "--quiet"), env=cli_env(tmp_path),
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_smolopt(tmp_path, "--registry", str(registry_path), "eval", str(task), "--quiet")
     deadline = time.time() + 120
     run_dir = None
     while time.time() < deadline and run_dir is None:

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from cli_runner import cli_command, cli_env, small_task
+from cli_runner import small_task, start_smolopt
 
 from smolopt.api import Optimizer
 from smolopt.runs import Run
@@ -70,10 +70,10 @@ def optimize_numbers(run_dir: Path) -> dict:
     return without_timings(json.loads((run_dir / "results.json").read_text()))
 
 
-def cut_off(cmd: list[str], tmp_path: Path, after_calls: int, how: signal.Signals) -> tuple[Path, subprocess.CompletedProcess]:
+def cut_off(args: tuple[str, ...], tmp_path: Path, after_calls: int, how: signal.Signals) -> tuple[Path, subprocess.CompletedProcess]:
     """Start an optimization and stop it with `how` once `after_calls` model calls are logged."""
     before = set((tmp_path / "runs").glob("*-optimize-*"))
-    process = subprocess.Popen(cmd, env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_smolopt(tmp_path, *args)
     deadline, run_dir = time.time() + 300, None
     while time.time() < deadline and run_dir is None:
         fresh = [p for p in (tmp_path / "runs").glob("*-optimize-*") if p not in before and (p / "calls.jsonl").exists()]
@@ -84,7 +84,7 @@ def cut_off(cmd: list[str], tmp_path: Path, after_calls: int, how: signal.Signal
     process.send_signal(how)
     stdout, stderr = process.communicate(timeout=60)
     assert not (run_dir / "results.json").exists(), "it finished before it was cut off"
-    return run_dir, subprocess.CompletedProcess(cmd, process.returncode, stdout, stderr)
+    return run_dir, subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_numbers(smolopt_cli, registry_path, tmp_path):
@@ -96,7 +96,7 @@ def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_nu
     half = sum(1 for _ in (clean_dir / "calls.jsonl").open()) // 2
 
     for how in (signal.SIGINT, signal.SIGKILL):
-        run_dir, stopped = cut_off(cli_command("--registry", str(registry_path), *args), tmp_path, half, how)
+        run_dir, stopped = cut_off(("--registry", str(registry_path), *args), tmp_path, half, how)
         if how == signal.SIGINT:  # Ctrl-C: one line naming what was kept and the command that continues
             assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
             assert f"smolopt optimize --resume {run_dir}" in stopped.stderr.strip().splitlines()[-1]
