@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +40,35 @@ def run_smolopt(tmp_path: Path, *args: str, env_extra: dict[str, str] | None = N
                           cwd=tmp_path, timeout=timeout)
 
 
-def start_smolopt(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """`smolopt` started as from a terminal, to be stopped midway: Ctrl-C must reach it even when the
-    suite itself runs where SIGINT is ignored (a shell's background job), since children inherit that."""
-    return subprocess.Popen(cli_command(*args), env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+def stop_midway(tmp_path: Path, args: tuple[str, ...], after_calls: int, how: signal.Signals,
+                within_s: float = 300) -> tuple[Path, subprocess.CompletedProcess]:
+    """Start `smolopt *args` as from a terminal and stop it with `how` once its run has logged
+    `after_calls` model calls. SIGINT is set back to its default in the child, so Ctrl-C reaches it
+    even where the suite runs with SIGINT ignored (a shell's background job), which children inherit."""
+    runs = tmp_path / "runs"
+    before = set(runs.glob("*"))
+    process = subprocess.Popen(cli_command(*args), env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline, run_dir = time.time() + within_s, None
+    while time.time() < deadline and run_dir is None:
+        fresh = [p for p in runs.glob("*") if p not in before and (p / "calls.jsonl").exists()]
+        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= after_calls:
+            run_dir = fresh[0]
+        time.sleep(0.05)
+    if run_dir is None:
+        process.kill()
+    assert run_dir is not None, f"smolopt {args[0] if args else ''} never got to {after_calls} calls"
+    process.send_signal(how)
+    stdout, stderr = process.communicate(timeout=60)
+    return run_dir, subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def logged_calls(run_dir: Path) -> list[dict]:
+    """The run's calls.jsonl, one dict per model call (cache hits and failed tries included)."""
+    return [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines() if line.strip()]
+
+
+def sent_requests(calls: list[dict]) -> list[str]:
+    """The requests that reached the model and finished, as comparable strings: a resumed run must
+    send none of them twice."""
+    return [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]

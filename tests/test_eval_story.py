@@ -6,6 +6,8 @@ from pathlib import Path
 import dspy
 import pytest
 
+from cli_runner import logged_calls
+
 from smolopt.adapters import RawTextAdapter
 from smolopt.backends import Models
 from smolopt.evaluation import evaluate
@@ -27,7 +29,7 @@ def test_eval_sentiment_prints_table_and_writes_run(smolopt_cli, proxy, tmp_path
     assert summary["calls_per_example"] == 1.0  # one LM call per example, no retry-on-parse-failure
     assert summary["parse_rate"] >= 0.9
     assert sum(summary["predicted_distribution"].values()) == 96
-    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    calls = logged_calls(run_dir)
     assert len(calls) == 96 == len(proxy.bodies) - sent_before
     assert all(c["request"]["max_tokens"] <= 12 and c["prompt_tokens"] > 0 for c in calls)
     assert json.loads((run_dir / "config.json").read_text())["model"]["name"] == "smollm2-135m"

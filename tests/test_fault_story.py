@@ -3,11 +3,10 @@ repeating a call. Faults come from a proxy in front of the real embedded model."
 
 import json
 import signal
-import time
 
 import pytest
 
-from cli_runner import small_task, start_smolopt
+from cli_runner import logged_calls, sent_requests, small_task, stop_midway
 
 
 def runs(tmp_path, name: str) -> list:
@@ -72,8 +71,8 @@ def test_a_dead_server_ends_the_eval_with_its_work_kept_and_resume_finishes_it(s
     resumed = smolopt_cli("eval", "--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr
     assert results(run_dir)["complete"] is True and same_numbers(clean, results(run_dir))
-    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
+    calls = logged_calls(run_dir)
+    made = sent_requests(calls)
     assert len(made) == len(set(made)) == 8  # no finished call was made twice
     assert sum(c["cached"] for c in calls) == 3
     assert [c["error"] for c in calls if "error" in c][0].endswith("failed 3 times (HTTP 500: {\"error\": \"injected fault\"})")
@@ -86,29 +85,17 @@ def test_an_eval_cut_off_half_way_keeps_its_finished_calls_and_resume_matches_a_
     task = small_task("sentiment", tmp_path / "sentiment_small", 40)
     assert smolopt_cli("eval", str(task), "--quiet").returncode == 0
     clean = results(runs(tmp_path, "sentiment_small")[-1])
-    before = set(runs(tmp_path, "sentiment_small"))
-    process = start_smolopt(tmp_path, "--registry", str(registry_path), "eval", str(task), "--quiet")
-    deadline = time.time() + 120
-    run_dir = None
-    while time.time() < deadline and run_dir is None:
-        fresh = [p for p in runs(tmp_path, "sentiment_small") if p not in before and (p / "calls.jsonl").exists()]
-        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= 20:  # half of the 40
-            run_dir = fresh[0]
-        time.sleep(0.05)
-    assert run_dir is not None, "the eval never got going"
-    process.send_signal(cut)
-    _, stderr = process.communicate(timeout=60)
+    run_dir, stopped = stop_midway(tmp_path, ("--registry", str(registry_path), "eval", str(task), "--quiet"), 20, cut, within_s=120)  # half of the 40
     if cut == signal.SIGINT:
-        assert process.returncode == 130 and f"smolopt eval --resume {run_dir}" in stderr
+        assert stopped.returncode == 130 and f"smolopt eval --resume {run_dir}" in stopped.stderr
         assert results(run_dir)["complete"] is False
     else:
-        assert process.returncode == -signal.SIGKILL and not (run_dir / "results.json").exists()
+        assert stopped.returncode == -signal.SIGKILL and not (run_dir / "results.json").exists()
 
     resumed = smolopt_cli("eval", "--resume", str(run_dir), "--quiet")
     assert resumed.returncode == 0, resumed.stderr
     assert same_numbers(clean, results(run_dir))
-    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
+    made = sent_requests(logged_calls(run_dir))
     assert len(made) == len(set(made))
 
 
@@ -125,6 +112,6 @@ def test_a_1mb_input_is_scored_as_a_failed_example_and_its_request_is_logged(smo
     run_dir = runs(tmp_path, "sentiment_huge")[-1]
     scored = {example["id"]: example for example in results(run_dir)["examples"]}
     assert scored[huge["id"]]["score"] == 0.0 and len(scored) == 2
-    logged = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    logged = logged_calls(run_dir)
     failed = [call for call in logged if "error" in call]
     assert failed and all(huge["text"][:100] in json.dumps(call["request"]) for call in failed)

@@ -3,11 +3,9 @@
 import json
 import shutil
 import signal
-import subprocess
-import time
 from pathlib import Path
 
-from cli_runner import small_task, start_smolopt
+from cli_runner import logged_calls, sent_requests, small_task, stop_midway
 
 from smolopt.api import Optimizer
 from smolopt.runs import Run
@@ -30,7 +28,7 @@ def test_a_tiny_reflection_model_is_guarded_and_never_sends_response_format(regi
     assert all(record.note for record in rejected)  # says why: empty, truncated, copies its prompt, unchanged
     student_prompts = [
         call["request"].get("prompt") or call["request"]["messages"][0]["content"]  # completion or chat
-        for call in map(json.loads, (run.path / "calls.jsonl").read_text().splitlines())
+        for call in logged_calls(run.path)
         if call["model"] == "smollm2-135m"
     ]
     for record in rejected:  # no evaluated candidate ever carried a rejected text
@@ -70,23 +68,6 @@ def optimize_numbers(run_dir: Path) -> dict:
     return without_timings(json.loads((run_dir / "results.json").read_text()))
 
 
-def cut_off(args: tuple[str, ...], tmp_path: Path, after_calls: int, how: signal.Signals) -> tuple[Path, subprocess.CompletedProcess]:
-    """Start an optimization and stop it with `how` once `after_calls` model calls are logged."""
-    before = set((tmp_path / "runs").glob("*-optimize-*"))
-    process = start_smolopt(tmp_path, *args)
-    deadline, run_dir = time.time() + 300, None
-    while time.time() < deadline and run_dir is None:
-        fresh = [p for p in (tmp_path / "runs").glob("*-optimize-*") if p not in before and (p / "calls.jsonl").exists()]
-        if fresh and sum(1 for _ in (fresh[0] / "calls.jsonl").open()) >= after_calls:
-            run_dir = fresh[0]
-        time.sleep(0.05)
-    assert run_dir is not None, "the optimization never got going"
-    process.send_signal(how)
-    stdout, stderr = process.communicate(timeout=60)
-    assert not (run_dir / "results.json").exists(), "it finished before it was cut off"
-    return run_dir, subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
 def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_numbers(smolopt_cli, registry_path, tmp_path):
     task = small_task("sentiment", tmp_path / "sentiment_small", 16)
     args = ("optimize", str(task), "--budget", "64", "--reflection", "none", "--quiet")
@@ -96,7 +77,8 @@ def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_nu
     half = sum(1 for _ in (clean_dir / "calls.jsonl").open()) // 2
 
     for how in (signal.SIGINT, signal.SIGKILL):
-        run_dir, stopped = cut_off(("--registry", str(registry_path), *args), tmp_path, half, how)
+        run_dir, stopped = stop_midway(tmp_path, ("--registry", str(registry_path), *args), half, how)
+        assert not (run_dir / "results.json").exists(), f"it finished before {how.name} cut it off"
         if how == signal.SIGINT:  # Ctrl-C: one line naming what was kept and the command that continues
             assert stopped.returncode == 130 and "Traceback" not in stopped.stderr, stopped.stderr
             assert f"smolopt optimize --resume {run_dir}" in stopped.stderr.strip().splitlines()[-1]
@@ -105,8 +87,8 @@ def test_an_optimization_killed_half_way_and_resumed_ends_with_the_clean_runs_nu
         done = smolopt_cli("optimize", "--resume", str(run_dir), "--quiet")
         assert done.returncode == 0, done.stderr
         assert optimize_numbers(run_dir) == clean, f"resumed after {how.name}: not the clean run's numbers"
-        every = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines() if line.strip()]
-        made = [json.dumps(c["request"], sort_keys=True) for c in every if not c["cached"] and "error" not in c]
+        every = logged_calls(run_dir)
+        made = sent_requests(every)
         assert len(made) == len(set(made)), f"resumed after {how.name}: a finished call was made twice"
         assert sum(c["cached"] for c in every[len(first):]) >= len(first) - 1, "the replay did not come from the cache"
 

@@ -3,7 +3,7 @@ server continues where it stopped."""
 
 import json
 
-from cli_runner import small_task
+from cli_runner import logged_calls, sent_requests, small_task
 
 
 def test_a_probe_stopped_by_a_dead_server_resumes_and_writes_the_card(smolopt_cli, fault_proxy, tmp_path):
@@ -20,8 +20,8 @@ def test_a_probe_stopped_by_a_dead_server_resumes_and_writes_the_card(smolopt_cl
     assert resumed.returncode == 0, resumed.stderr
     card = (run_dir / "card.md").read_text()
     assert "### Format axis (how RawTextAdapter asks)" in card and "| completion score calibrated |" in card
-    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
-    made = [json.dumps(c["request"], sort_keys=True) for c in calls if not c["cached"] and "error" not in c]
+    calls = logged_calls(run_dir)
+    made = sent_requests(calls)
     assert len(made) == len(set(made)) and sum(c["cached"] for c in calls) >= 25  # the first 25 came from the cache
     probe = json.loads((run_dir / "probe.json").read_text())["probes"][0]
     assert {m["name"] for m in probe["measurements"] if m["group"] == "ask"} >= {"ask completion score calibrated"}

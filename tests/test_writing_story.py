@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from cli_runner import small_task
+from cli_runner import logged_calls, small_task
 
 from smolopt.metrics import similarity
 from smolopt.metrics.parts import Part, combine
@@ -87,7 +87,7 @@ def test_a_small_judge_is_asked_at_temperature_0_and_each_part_is_scored_or_said
     done = smolopt_cli("eval", str(task), "--judge", "tiny-reflector", "--quiet")
     assert done.returncode == 0, done.stderr
     run_dir = only_run(tmp_path, "eval", "story")
-    calls = [json.loads(line) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    calls = logged_calls(run_dir)
     judged = [c for c in calls if c["model"] == "tiny-reflector"]
     assert judged and all(c["request"]["temperature"] == 0.0 for c in judged)
     assert all("Genre fit" in json.dumps(c["request"]) for c in judged)
@@ -105,7 +105,7 @@ def test_refine_retries_with_the_metrics_feedback_and_counts_what_it_costs(smolo
     run_dir = only_run(tmp_path, "eval", "story")
     summary = results(run_dir)["summary"]
     assert summary["attempts_per_example"] == 2 and summary["calls_per_example"] == 2  # 64-token stories never score 1
-    prompts = [json.dumps(json.loads(line)["request"]) for line in (run_dir / "calls.jsonl").read_text().splitlines()]
+    prompts = [json.dumps(call["request"]) for call in logged_calls(run_dir)]
     retries = [p for p in prompts if "An earlier attempt fell short" in p]
     assert len(retries) == 2 and all("word range" in p for p in retries)  # the feedback itself is in the retry
     assert "generations / example" in done.stdout
