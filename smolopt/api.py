@@ -1,5 +1,6 @@
-"""The Python front door: smolopt's model path, adapter, evaluation core and optimizer for a DSPy
-user's own program, examples and metric. `smolopt eval` and `smolopt optimize` call the same code.
+"""The Python front door: smolopt's model path, evaluation core and optimizer for a DSPy user's own
+program, examples and metric (`lm`, `evaluate`, `Optimizer`). `smolopt optimize` runs the same
+Optimizer; `smolopt eval` and `smolopt teach` are `smolopt.eval_run` and `smolopt.teach`.
 
     import dspy
     import smolopt
@@ -15,28 +16,26 @@ user's own program, examples and metric. `smolopt eval` and `smolopt optimize` c
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dspy
 
-from smolopt.adapters.formats import parse_format
 from smolopt.backends import CallCache, CallLog, Models
-from smolopt.candidate import set_format
-from smolopt.errors import SmoloptError
-from smolopt.evaluation import EvalResult, Progress
+from smolopt.evaluation import EvalResult
 from smolopt.evaluation import evaluate as evaluate_task
-from smolopt.metrics.judge import judge_for
-from smolopt.optimize.report import markdown
+from smolopt.optimize.report import optimize_report
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
-from smolopt.program_io import load_program, save_program
-from smolopt.references import FILENAME
+from smolopt.program_io import save_program
 from smolopt.registry import load_registry
-from smolopt.report import outputs_markdown
-from smolopt.runs import Run, new_run, open_run
+from smolopt.report import markdown
+from smolopt.runs import Run
+from smolopt.scaffold import config_task, read_config, run_scaffold, task_config
 from smolopt.tasks import Task, load_task, task_from_program
-from smolopt.teach import Taught, teach
+
+NO_TESTSET = "no testset: before/after is measured on valset, which also chose the candidate"
 
 
 @contextlib.contextmanager
@@ -119,120 +118,34 @@ class Optimizer:
         if self.metric is None:
             raise ValueError("Optimizer.compile needs the metric the optimizer was made with")
         task = task_from_program(program, self.metric, trainset, valset, testset)
-        optimized, result = self.run(task)
-        if testset is None:
-            result.notices.append("no testset: before/after is measured on valset, which also chose the candidate")
+        optimized, _ = self.run(task, notices=[] if testset is not None else [NO_TESTSET])
         return optimized
 
-    def run(self, task: Task, run: Run | None = None) -> tuple[dspy.Module, OptimizeResult]:
-        """Optimize a loaded task; a given `run` (see `resume`) replays the search from its cache."""
+    def run(self, task: Task, run: Run | None = None, notices: Iterable[str] = ()) -> tuple[dspy.Module, OptimizeResult]:
+        """Optimize a loaded task; a given `run` (see `resume`) replays the search from its cache.
+        `notices`: what the caller must tell the user, kept with the run's own (results.json, report.md)."""
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
-        run = run or new_run("optimize", task.name, {
-            "task": task.name, "task_path": str(task.path.resolve()), "student": self.student, "reflection": self.reflection,
-            "judge": self.judge, "budget": budget, "seed": self.seed,
-            "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))},
-        })
-        with run.discarded_if_unused(), run.models(self.registry) as models, judge_for(task, models, self.judge):
-            with run.continuable("optimize", lambda: "finished calls are kept (a resume replays them from the cache)"):
-                optimized, result = optimize(task, models, run, student=self.student, reflection=self.reflection, budget=budget,
-                                             rule_budget=self.rule_budget, progress=self.progress, seed=self.seed)
-        save_program(optimized, run.path / "program.json", task.name)
-        run.write_json("results.json", result.to_json())
-        run.write_text("report.md", markdown(result))
-        self.result, self.run_dir = result, run.path
+        config = {**task_config(task), "student": self.student, "reflection": self.reflection, "judge": self.judge, "budget": budget,
+                  "seed": self.seed, "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))}}
+        with run_scaffold("optimize", config, self.registry, label=task.name, resume=run) as scaffold:
+            for text in notices:
+                scaffold.notice(text)
+            optimized, result = optimize(scaffold.judged(task, self.judge), scaffold.models, scaffold.run, student=self.student,
+                                         reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
+                                         seed=self.seed)
+            save_program(optimized, scaffold.run.path / "program.json", task.name)
+            scaffold.write_results(result.to_json(), markdown(optimize_report(result)))
+        self.result, self.run_dir = result, scaffold.run.path
         return optimized, result
 
     @classmethod
     def resume(cls, path: str | Path, *, registry: str | Path | None = None, progress: OptimizeProgress | None = None) -> tuple[Optimizer, Task, Run]:
         """The optimizer, task and run of an interrupted `optimize` run, as its config.json recorded them."""
-        run = open_run(path)
-        try:
-            config = run.read_json("config.json")
-            if config.get("command") != "optimize":
-                raise SmoloptError(f"{run.path}: a '{config.get('command')}' run, not an optimize run; --resume continues optimize runs")
-            student, reflection, budget, seed = config["student"], config["reflection"], int(config["budget"]), int(config["seed"])
-            task_ref = config.get("task_path") or config["task"]
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
-            raise SmoloptError(f"{run.path / 'config.json'}: not a readable optimize config ({type(err).__name__}: {err})") from None
-        optimizer = cls(student=student, reflection=reflection, judge=config.get("judge"), budget=budget, registry=registry, seed=seed,
-                        progress=progress)
-        return optimizer, load_task(task_ref), run
+        run, (task_ref, arguments) = read_config(path, "optimize", _optimizer_arguments)
+        return cls(**arguments, registry=registry, progress=progress), load_task(task_ref), run
 
 
-def run_eval(
-    task_ref: str,
-    *,
-    split: str = "test",
-    model: str | None = None,
-    program_path: str | None = None,
-    fmt: str | None = None,
-    judge: str | None = None,
-    refine: int = 1,
-    registry: str | Path | None = None,
-    run: Run | None = None,
-    progress: Progress | None = None,
-) -> tuple[EvalResult, Run, list[str]]:
-    """`smolopt eval`: one program on one split in a run directory, with its notices.
-
-    `judge`: the model a judged task's metric asks (None: its judge parts are left out, and the
-    notices say so). `refine`: generations per example, each retry told the last one's feedback.
-    Results are kept as examples finish; when the server goes down for good, the finished ones are
-    written to results.json (marked incomplete) and the error names the command that continues.
-    A resumed run (`resume_eval`) serves every finished call from the run's cache.
-    """
-    if refine < 1:
-        raise SmoloptError(f"--refine must be 1 or more generations per example, not {refine}")
-    registry_ = load_registry(registry)
-    task = load_task(task_ref)
-    spec = registry_.get(model)
-    examples = task.split(split)
-    program = load_program(task, program_path) if program_path else task.program()
-    if fmt:
-        chosen = parse_format(fmt, "--format")
-        for name, predictor in program.named_predictors():
-            set_format(predictor, str(chosen), name)
-    run = run or new_run("eval", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "split": split,
-                                             "model": spec.public(), "program": program_path, "format": fmt,
-                                             "judge": judge, "refine": refine})
-    finished: list = []
-    with run.discarded_if_unused(), run.models(registry_) as models, judge_for(task, models, judge):
-
-        def keep_finished() -> str:
-            partial = EvalResult(task.name, spec.name, split, finished, task.labels)
-            run.write_json("results.json", {**partial.to_json(), "complete": False, "notices": models.log.notices})
-            return f"{len(finished)} of {len(examples)} examples finished and are kept"
-
-        with run.continuable("eval", keep_finished):
-            result = evaluate_task(task, program, examples, models.lm(spec.name), split=split, progress=progress,
-                                   on_result=finished.append, attempts=refine)
-        run.write_json("results.json", {**result.to_json(), "complete": True, "notices": models.log.notices})
-        if task.labels is None:
-            run.write_text("outputs.md", outputs_markdown(result))
-        return result, run, list(models.log.notices)
-
-
-def resume_eval(path: str | Path, *, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[EvalResult, Run, list[str]]:
-    """Continue an eval run as its config.json recorded it; finished calls come from its cache."""
-    run = open_run(path)
-    try:
-        config = run.read_json("config.json")
-        if config.get("command") != "eval":
-            raise SmoloptError(f"{run.path}: a '{config.get('command')}' run, not an eval run; smolopt eval --resume continues eval runs")
-        task_ref, split, model = config.get("task_path") or config["task"], config["split"], config["model"]["name"]
-    except (ValueError, KeyError, TypeError, AttributeError) as err:
-        raise SmoloptError(f"{run.path / 'config.json'}: not a readable eval config ({type(err).__name__}: {err})") from None
-    return run_eval(task_ref, split=split, model=model, program_path=config.get("program"), fmt=config.get("format"),
-                    judge=config.get("judge"), refine=int(config.get("refine") or 1), registry=registry, run=run, progress=progress)
-
-
-def run_teach(task_ref: str, *, model: str, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[Taught, Task, Run]:
-    """`smolopt teach`: the model writes the task's reference outputs into its folder (see smolopt.teach)."""
-    registry_ = load_registry(registry)
-    task = load_task(task_ref)
-    spec = registry_.get(model)
-    run = new_run("teach", task.name, {"task": task.name, "task_path": str(task.path.resolve()), "model": spec.public()})
-    with run.discarded_if_unused(), run.models(registry_) as models:
-        again = f"smolopt teach {task_ref} --model {spec.name} (stories this teacher wrote are kept)"
-        with run.continuable("teach", lambda: f"the references written so far are in {task.path / FILENAME}; calls", again):
-            taught = teach(task, models.lm(spec.name), spec.name, progress)
-    return taught, task, run
+def _optimizer_arguments(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The task and the Optimizer's arguments as an optimize run's config.json recorded them."""
+    return config_task(config), {"student": config["student"], "reflection": config["reflection"], "judge": config.get("judge"),
+                                 "budget": int(config["budget"]), "seed": int(config["seed"])}

@@ -15,7 +15,7 @@ import json
 
 import dspy
 
-from smolopt.adapters.formats import CONFIG_KEY, SEED, parse_format
+from smolopt.adapters.formats import CONFIG_KEY, SEED, Format, parse_format
 
 DEMOS_SUFFIX = ".demos"
 FORMAT_SUFFIX = ".format"
@@ -75,6 +75,12 @@ def set_format(predictor: dspy.Predict, text: str, name: str = "") -> None:
         predictor.config.pop(CONFIG_KEY, None)
     else:
         predictor.config[CONFIG_KEY] = str(fmt)
+
+
+def set_formats(program: dspy.Module, fmt: Format) -> None:
+    """Ask every predictor of the program in `fmt`."""
+    for name, predictor in program.named_predictors():
+        set_format(predictor, str(fmt), name)
 
 
 def apply_candidate(program: dspy.Module, candidate: dict[str, str]) -> dspy.Module:

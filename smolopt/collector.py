@@ -5,6 +5,12 @@ The backends announce every model call (its tokens and latency), the adapter eve
 outcome; the evaluation core opens a collection around one example and reads both, so a task
 program stays plain DSPy and a multi-step program's first-step failures count without the task
 forwarding them.
+
+Open collections live in a ContextVar, not in a global: examples scored on several threads at once
+each fill their own bucket. A thread starts with an empty context, so work an example hands to
+another thread announces into the example's bucket only when it runs in a copy of the example's
+context (`contextvars.copy_context().run`); a bucket is a list, and appending to it from several
+threads is safe.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The evaluation core: run a program over examples, score each, and keep what it cost.
 
 `eval`, `optimize` and `probe` all score candidates here, so a parse failure, an echo or a token
-count means the same thing in every report. Examples run one at a time: a local server answers
-one request at a time anyway, and sequential calls keep per-example usage exact.
+count means the same thing in every report. Examples run up to the model's `parallel` at once
+(its servers' slots or replicas), each in its own context, so its collectors count its own calls
+and outcomes only; results keep the examples' order, and every example sends the requests it would
+send alone, so a concurrent run equals a sequential one and fills the call cache the same.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from smolopt.adapters import PARSE_ERROR, RAW, Echo, RawTextAdapter
+from smolopt.adapters import Echo, RawTextAdapter
 from smolopt.adapters.label_scorer import CALIBRATION_BATCH
-from smolopt.adapters.outcomes import collect_outcomes
+from smolopt.adapters.outcomes import Outcome, answer_outcome, collect_outcomes
 from smolopt.backends.calls import collect_calls
+from smolopt.backends.engine import SmoloptLM
 from smolopt.candidate import with_feedback
 from smolopt.errors import ContextOverflow, ExampleFailure, found_in
+from smolopt.parallel import map_in_order
 from smolopt.tasks import Task
 
 Progress = Callable[[int, int], None]
@@ -159,11 +163,15 @@ def echo_feedback(echoes: list[Echo]) -> str:
     return " ".join(dict.fromkeys(notes))
 
 
-def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Prediction) -> tuple[float, str, bool, dict[str, float]]:
-    """(score, feedback, parsed, parts): a parse failure is 0 with the raw text; otherwise the task's metric."""
-    error = prediction.get(PARSE_ERROR)
+def score_prediction(
+    task: Task, example: dspy.Example, prediction: dspy.Prediction, answer: Outcome | None = None
+) -> tuple[float, str, bool, dict[str, float]]:
+    """(score, feedback, parsed, parts): an answer that could not be read is 0 with what the model said
+    (`answer`: the Outcome of the call that wrote the task's output, when an adapter call did);
+    otherwise the task's metric."""
+    error = answer.parse_error if answer else None
     if error or prediction.get(task.output) is None:
-        raw = (prediction.get(RAW) or "").strip()
+        raw = (answer.raw if answer else "").strip()
         shown = raw[:200] if raw else "(nothing)"
         return 0.0, f"Could not read an answer ({error or 'no ' + task.output}). The model said: {shown!r}", False, {}
     verdict = task.metric(example, prediction)
@@ -173,21 +181,24 @@ def score_prediction(task: Task, example: dspy.Example, prediction: dspy.Predict
 def run_example(
     task: Task, program: dspy.Module, example: dspy.Example, lm: dspy.LM, adapter: dspy.Adapter, capture_trace: bool = False
 ) -> ExampleResult:
-    """Run and score one example; its LM calls and every step's parse and echo outcomes come through collectors."""
+    """Run and score one example; its LM calls and every step's parse and echo outcomes come through
+    collectors (per context, so examples on several threads each collect their own)."""
     start = time.perf_counter()
+    failed: Outcome | None = None  # an answer that never came: the example's failure, as an Outcome
     with collect_calls() as calls, collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=adapter, trace=[]):
         try:
             prediction = program(**example.inputs())
         except AdapterParseError as err:  # stock DSPy adapters raise where RawTextAdapter reports
-            prediction = dspy.Prediction(**{RAW: err.lm_response or "", PARSE_ERROR: "the adapter could not parse the reply"})
+            prediction, failed = dspy.Prediction(), Outcome((task.output,), err.lm_response or "", "the adapter could not parse the reply")
         except Exception as err:  # noqa: BLE001 - DSPy wraps the client's errors; some belong to this example only
             if (failure := found_in(err, ExampleFailure)) is None:
                 raise
             reason = f"the prompt does not fit the model's context ({failure})" if isinstance(failure, ContextOverflow) else str(failure)
-            prediction = dspy.Prediction(**{RAW: "", PARSE_ERROR: reason})
+            prediction, failed = dspy.Prediction(), Outcome((task.output,), "", reason)
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
-    score, feedback, parsed, components = score_prediction(task, example, prediction)
+    answer = failed or answer_outcome(outcomes, task.output)
+    score, feedback, parsed, components = score_prediction(task, example, prediction, answer)
     echoes: list[Echo] = list(dict.fromkeys(echo for outcome in outcomes for echo in outcome.echoes))
     if echoes:
         feedback = f"{feedback} {echo_feedback(echoes)}"
@@ -200,7 +211,7 @@ def run_example(
         feedback=feedback,
         parsed=parsed,
         echoes=echoes,
-        raw=prediction.get(RAW) or "",
+        raw=answer.raw if answer else "",
         calls=len(calls),
         prompt_tokens=sum(c.prompt_tokens for c in calls),
         completion_tokens=sum(c.completion_tokens for c in calls),
@@ -253,12 +264,39 @@ def evaluate(
     """Run `program` over `examples` with `lm` (RawTextAdapter unless told otherwise); `on_result`
     hears of each example as it finishes, so a run that stops early keeps them. `attempts` above 1
     retries an imperfect answer with its feedback (`refined_example`)."""
-    adapter = adapter or task_adapter(task)
-    results = []
-    for index, example in enumerate(examples):
-        results.append(refined_example(task, program, example, lm, adapter, attempts, capture_traces))
+    finished = 0
+
+    def heard(result: ExampleResult) -> None:
+        nonlocal finished
+        finished += 1
         if on_result:
-            on_result(results[-1])
+            on_result(result)
         if progress:
-            progress(index + 1, len(examples))
-    return EvalResult(task=task.name, model=lm.model.removeprefix("smolopt/"), split=split, examples=results, labels=task.labels)
+            progress(finished, len(examples))
+
+    adapter = adapter or task_adapter(task)
+    results = run_examples(task, program, examples, lm, adapter, attempts=attempts, capture_traces=capture_traces, on_result=heard)
+    model = lm.text_model.name if isinstance(lm, SmoloptLM) else lm.model
+    return EvalResult(task=task.name, model=model, split=split, examples=results, labels=task.labels)
+
+
+def run_examples(
+    task: Task,
+    program: dspy.Module,
+    examples: list[dspy.Example],
+    lm: dspy.LM,
+    adapter: dspy.Adapter,
+    *,
+    attempts: int = 1,
+    capture_traces: bool = False,
+    on_result: Callable[[ExampleResult], None] | None = None,
+) -> list[ExampleResult]:
+    """Every example's result in the examples' order, up to the model's `parallel` at once (one
+    for a plain dspy.LM); `on_result` hears of each as it finishes, on the caller's thread."""
+    at_once = lm.text_model.parallel if isinstance(lm, SmoloptLM) else 1
+    return map_in_order(
+        lambda example: refined_example(task, program, example, lm, adapter, attempts, capture_traces),
+        examples,
+        at_once,
+        on_done=(lambda _index, result: on_result(result)) if on_result else None,
+    )

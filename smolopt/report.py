@@ -1,13 +1,72 @@
-"""Rendering: results in, rich tables and Markdown out. Nothing here computes a number."""
+"""Rendering: results in, rich tables and Markdown out. Nothing here computes a number.
+
+A command's report is laid out once, as a `Report`: a title, facts ("name: text" lines, notices
+among them) and sections (title, headers, rows, an optional note). `markdown(report)` writes it
+to report.md and `terminal(report)` prints the same for the terminal, so the two cannot drift.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from smolopt.evaluation import EvalResult
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of a report, with a note that follows it (a caption in the terminal)."""
+
+    title: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[object]]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a command tells its user: a title, "name: text" facts, then its sections in order."""
+
+    title: str
+    facts: Sequence[tuple[str, str]] = ()
+    sections: Sequence[Section] = field(default_factory=tuple)
+
+
+def notice_facts(notices: Iterable[str]) -> list[tuple[str, str]]:
+    """What a run must tell its user once (a server without logprobs, a format that fell back, a missing judge)."""
+    return [("notice", text) for text in notices]
+
+
+def markdown(report: Report) -> str:
+    """report.md: the title as a heading, the facts as a list, each section as a titled table."""
+    lines = [f"# {report.title}", "", *(f"- {name}: {text}" for name, text in report.facts)]
+    for section in report.sections:
+        lines += ["", f"## {section.title}", "", markdown_table(section.headers, section.rows)]
+        if section.note:
+            lines += ["", section.note]
+    return "\n".join(lines) + "\n"
+
+
+def terminal(report: Report) -> list[RenderableType]:
+    """The same report for a rich console: the title, the facts as lines, each section as a table."""
+    lines: list[RenderableType] = [Text(report.title, style="bold")]
+    lines += [Text.assemble((f"{name}: ", "bold"), text) for name, text in report.facts]
+    return lines + [section_table(section) for section in report.sections]
+
+
+def section_table(section: Section) -> Table:
+    """One section as a rich table, its note as the caption."""
+    return rich_table(section.title, section.headers, section.rows, caption=section.note)
+
+
+def score_name(labels: Sequence[str] | None) -> str:
+    """What a mean score is called: accuracy on a label task, "mean score" on a free-text one (a story's weighted parts)."""
+    return "accuracy" if labels else "mean score"
 
 
 def pct(value: float) -> str:
@@ -36,7 +95,7 @@ def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
     echo_counts = ", ".join(f"{k} {v}" for k, v in sorted(result.echo_counts().items())) or "none"
     return [
         ("examples", str(result.n)),
-        ("accuracy", pct(result.accuracy)),
+        (score_name(result.labels), pct(result.accuracy)),
         ("parse rate", pct(result.parse_rate)),
         *([("parse rate, every step", pct(result.step_parse_rate))] if sum(e.steps for e in result.examples) > result.n else []),
         ("echo rate", f"{pct(result.echo_rate)} ({echo_counts})"),
@@ -51,27 +110,27 @@ def eval_rows(result: EvalResult) -> list[tuple[str, str]]:
     ]
 
 
-def eval_table(result: EvalResult) -> Table:
-    table = Table(title=f"{result.task} · {result.model} · {result.split}", show_header=False)
-    table.add_column("metric", style="bold")
-    table.add_column("value")
-    for name, value in eval_rows(result):
-        table.add_row(name, value)
-    return table
+def eval_report(result: EvalResult, notices: Sequence[str], outputs: str | None = None) -> Report:
+    """`smolopt eval`'s report: the numbers of one evaluation, its notices, and where the texts are."""
+    facts = notice_facts(notices) + ([("outputs", f"every text written, with its score and feedback: {outputs}")] if outputs else [])
+    section = Section(f"{result.task} · {result.model} · {result.split}", ["measure", "value"], eval_rows(result))
+    return Report(f"smolopt eval: {result.task} on {result.model}", facts, [section])
 
 
-def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
-    table = Table(title=title)
+def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> Table:
+    """A rich table of plain text: a prompt's "[...]" is shown, never read as markup."""
+    table = Table(title=Text(title), caption=Text(caption) if caption else None)
     for header in headers:
         table.add_column(header)
     for row in rows:
-        table.add_row(*(str(cell) for cell in row))
+        table.add_row(*(Text(str(cell)) for cell in row))
     return table
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A GitHub table; a cell's line breaks become <br>, so a prompt keeps its lines."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row) + " |" for row in rows]
+    lines += ["| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", "<br>") for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -9,21 +9,35 @@ A task is a folder a user can add without touching the package:
         task.py      a small module with:
             INPUTS: tuple[str, ...]       fields of a row handed to the program
             GOLD: tuple[str, ...]         fields of a row the metric needs (validated on load)
-            LABELS: tuple[str, ...]       optional: the label set of a classification task
-            OUTPUT: str                   the prediction field shown in reports (and counted
-                                          for the label distribution when LABELS is set)
-            ANSWER: str                   the row field holding OUTPUT's gold value
             program() -> dspy.Module      a fresh, unoptimized program
             metric(example, prediction) -> dspy.Prediction(score=float in [0, 1], feedback=str)
                                           and optionally components={part: score}, the parts of a
                                           composite score (`smolopt.metrics.parts.combine`), which
-                                          reports show before and after
-            USES_JUDGE: bool              optional: the metric asks a judge model
-                                          (`smolopt.metrics.judge.current()`); runs open one
+                                          reports show before and after. A metric that asks a judge
+                                          model takes it as a third argument, `judge`
+                                          (a `smolopt.metrics.judge.Judge`, possibly absent):
+                                          runs open the judge and hand it over
             demo(example, predictor) -> dict | None
                                           optional: the demo a training example gives the named
                                           predictor (its input and output fields). Without it,
-                                          a one-predictor program gets {inputs..., OUTPUT: ANSWER}.
+                                          a one-predictor program gets {inputs..., output: gold}.
+
+The rest is read from the program's signature, so it is said once:
+
+    output      the prediction field reports show: the last output field of the last predictor
+    labels      the label set of a classification task: that field's Literal or Enum, if it has one
+    gold field  the row field holding the output's gold value: the GOLD field named like the
+                output, else the only GOLD field (none when GOLD is empty)
+
+and task.py may override each, checked against what the signature says (a mismatch is a
+one-line error naming task.py):
+
+            OUTPUT: str                   a field the program's module returns itself, not a
+                                          predictor's (long_story's assembled "story")
+            LABELS: tuple[str, ...]       the label order reports use; the same labels as the
+                                          output field's Literal
+            GOLD_FIELD: str               one of GOLD, when GOLD has several and none is named
+                                          like the output
 
 The metric only judges answers it could read: parse failures are scored 0 by the evaluation core
 (`smolopt.evaluation`), with feedback that shows what the model said, before the metric is called.
@@ -31,22 +45,30 @@ The metric only judges answers it could read: parse failures are scored 0 by the
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import inspect
 import json
 import os
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import ModuleType
 
 import dspy
 
 import smolopt.adapters  # noqa: F401  (registers the output-field options task signatures may use)
 from smolopt.adapters.parsing import label_spec
 from smolopt.errors import SmoloptError
+from smolopt.metrics.judge import Judge
+
+Metric = Callable[[dspy.Example, dspy.Prediction], dspy.Prediction]
 
 SPLITS = ("train", "val", "test")
 DEFAULT_TASKS_DIR = Path("tasks")
+# What a judged metric gets until a run opens a judge (`Task.with_judge`).
+NO_JUDGE = Judge.absent("no judge was opened for this run")
 
 
 @dataclass
@@ -58,14 +80,24 @@ class Task:
     description: str
     inputs: tuple[str, ...]
     output: str
-    answer: str
+    gold_field: str | None
     program: Callable[[], dspy.Module]
-    metric: Callable[[dspy.Example, dspy.Prediction], dspy.Prediction]
+    metric: Metric  # what the evaluation core calls; a judged metric has its judge bound
     splits: dict[str, list[dspy.Example]]
     labels: tuple[str, ...] | None = None
     rules: list[str] = field(default_factory=list)
     demo: Callable[[dspy.Example, str], dict | None] | None = None
-    uses_judge: bool = False
+    judged_metric: Callable[..., dspy.Prediction] | None = None  # the task file's metric, when it takes a judge
+
+    @property
+    def uses_judge(self) -> bool:
+        return self.judged_metric is not None
+
+    def with_judge(self, judge: Judge) -> Task:
+        """This task scoring with `judge` (itself when its metric asks none)."""
+        if self.judged_metric is None:
+            return self
+        return replace(self, metric=functools.partial(self.judged_metric, judge=judge))
 
     def split(self, name: str) -> list[dspy.Example]:
         if name not in self.splits:
@@ -77,14 +109,16 @@ class Task:
 
     def gold_label(self, example: dspy.Example) -> str | None:
         """The gold value of the output field, as the label distribution counts it."""
-        value = example.get(self.answer)
+        value = None if self.gold_field is None else example.get(self.gold_field)
         return None if value is None else str(value)
 
     def demo_for(self, example: dspy.Example, predictor: str) -> dict | None:
         """The demo a gold example gives a predictor (few-shot injection builds demos from these)."""
         if self.demo is not None:
             return self.demo(example, predictor)
-        return {**example.inputs().toDict(), self.output: example.get(self.answer)}
+        if self.gold_field is None:
+            return None  # no gold output to show
+        return {**example.inputs().toDict(), self.output: example.get(self.gold_field)}
 
     def label_counts(self, split: str) -> Counter:
         return Counter(self.gold_label(example) for example in self.split(split))
@@ -110,10 +144,66 @@ def _load_module(path: Path):
         raise SmoloptError(f"{path}: called sys.exit({err.code}) while loading") from None
     except Exception as err:  # a user's task file: report it in one line, whatever it raised
         raise SmoloptError(f"{path}: failed to load: {type(err).__name__}: {err}") from None
-    for name in ("INPUTS", "GOLD", "OUTPUT", "ANSWER", "program", "metric"):
+    for name in ("INPUTS", "GOLD", "program", "metric"):
         if not hasattr(module, name):
             raise SmoloptError(f"{path}: missing '{name}' (see the Task protocol in smolopt/tasks.py)")
+    if hasattr(module, "ANSWER"):
+        raise SmoloptError(f"{path}: 'ANSWER' is no longer read; drop it (the gold field is the GOLD field named like the output, "
+                           "or the only one; GOLD_FIELD names it otherwise)")
     return module
+
+
+def answer_field(program: dspy.Module) -> str:
+    """The program's answer as its signature says it (DSPy's convention): the last output field of the last predictor."""
+    predictors = [predictor for _, predictor in program.named_predictors()]
+    if not predictors:
+        raise SmoloptError("the program has no dspy.Predict inside it to prompt")
+    return list(predictors[-1].signature.output_fields)[-1]
+
+
+def field_labels(program: dspy.Module, name: str) -> tuple[str, ...] | None:
+    """The labels of the output field `name` when it is a Literal or Enum (None: free text, or a
+    field no predictor writes); the last predictor that writes it decides."""
+    fields = [p.signature.output_fields[name] for _, p in program.named_predictors() if name in p.signature.output_fields]
+    spec = label_spec(fields[-1].annotation) if fields else None
+    return spec.labels if spec else None
+
+
+def _task_facts(path: Path, module: ModuleType) -> tuple[str, tuple[str, ...] | None, str | None]:
+    """(output, labels, gold field) of a task file: read from its program's signature, with the
+    file's OUTPUT, LABELS and GOLD_FIELD as checked overrides."""
+    try:
+        program = module.program()
+        output = getattr(module, "OUTPUT", None) or answer_field(program)
+    except SmoloptError as err:
+        raise SmoloptError(f"{path}: program(): {err}") from None
+    except Exception as err:  # a user's task file: report it in one line, whatever it raised
+        raise SmoloptError(f"{path}: program() failed: {type(err).__name__}: {err}") from None
+    labels = field_labels(program, output)
+    if hasattr(module, "LABELS"):
+        declared = tuple(module.LABELS)
+        if labels is not None and set(declared) != set(labels):
+            raise SmoloptError(f"{path}: LABELS {declared} are not the labels of the output field '{output}' {labels}; "
+                               "drop LABELS or make them agree")
+        labels = declared or None
+    gold = tuple(module.GOLD)
+    if hasattr(module, "GOLD_FIELD"):
+        if module.GOLD_FIELD not in gold:
+            raise SmoloptError(f"{path}: GOLD_FIELD '{module.GOLD_FIELD}' is not one of GOLD {gold}")
+        return output, labels, module.GOLD_FIELD
+    if output in gold:
+        return output, labels, output
+    if len(gold) <= 1:
+        return output, labels, gold[0] if gold else None
+    raise SmoloptError(f"{path}: which of GOLD {gold} holds the gold '{output}'? Set GOLD_FIELD")
+
+
+def _metric_judge(path: Path, metric: Callable) -> bool:
+    """Whether a task file's metric takes the run's judge (a parameter named `judge`)."""
+    try:
+        return "judge" in inspect.signature(metric).parameters
+    except (TypeError, ValueError) as err:
+        raise SmoloptError(f"{path}: metric is not a function smolopt can call ({err})") from None
 
 
 def read_text(path: Path) -> str:
@@ -129,7 +219,7 @@ def read_text(path: Path) -> str:
         raise SmoloptError(f"{path}:{line}: not UTF-8 text (byte {err.start})") from None
 
 
-def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, answer: str) -> list[dict]:
+def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, gold_field: str | None) -> list[dict]:
     rows, seen = [], set()
     lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
@@ -146,8 +236,8 @@ def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | 
                 raise SmoloptError(f"{path}:{number}: missing field '{key}'")
         if row["split"] not in SPLITS:
             raise SmoloptError(f"{path}:{number}: field 'split' is '{row['split']}', expected one of {', '.join(SPLITS)}")
-        if labels and row.get(answer) not in labels:
-            raise SmoloptError(f"{path}:{number}: field '{answer}' is '{row.get(answer)}', expected one of {', '.join(labels)}")
+        if labels and gold_field and row.get(gold_field) not in labels:
+            raise SmoloptError(f"{path}:{number}: field '{gold_field}' is '{row.get(gold_field)}', expected one of {', '.join(labels)}")
         if row["id"] in seen:
             raise SmoloptError(f"{path}:{number}: duplicate id '{row['id']}'")
         seen.add(row["id"])
@@ -165,8 +255,9 @@ def load_task(name: str, root: Path | None = None) -> Task:
         raise SmoloptError(f"no task '{name}' (looked for {folder}/task.py; known tasks: {known})")
     module = _load_module(folder / "task.py")
     inputs, gold = tuple(module.INPUTS), tuple(module.GOLD)
-    labels = tuple(getattr(module, "LABELS", ()) or ()) or None
-    rows = _read_rows(folder / "data.jsonl", inputs + gold, labels, module.ANSWER)
+    output, labels, gold_field = _task_facts(folder / "task.py", module)
+    takes_judge = _metric_judge(folder / "task.py", module.metric)
+    rows = _read_rows(folder / "data.jsonl", inputs + gold, labels, gold_field)
     splits: dict[str, list[dspy.Example]] = {split: [] for split in SPLITS}
     for row in rows:
         example = dspy.Example(**{k: v for k, v in row.items() if k != "split"}).with_inputs(*inputs)
@@ -181,15 +272,15 @@ def load_task(name: str, root: Path | None = None) -> Task:
         path=folder,
         description=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else "",
         inputs=inputs,
-        output=module.OUTPUT,
-        answer=module.ANSWER,
+        output=output,
+        gold_field=gold_field,
         program=module.program,
-        metric=module.metric,
+        metric=functools.partial(module.metric, judge=NO_JUDGE) if takes_judge else module.metric,
         splits=splits,
         labels=labels,
         rules=rules,
         demo=getattr(module, "demo", None),
-        uses_judge=bool(getattr(module, "USES_JUDGE", False)),
+        judged_metric=module.metric if takes_judge else None,
     )
 
 
@@ -221,17 +312,13 @@ def task_from_program(
 ) -> Task:
     """A user's own program, examples and metric as a Task, so they run on the same core as a task folder.
 
-    The answer is the last output field of the program's last predictor (DSPy's convention: the
-    examples hold the gold value under that name); a Literal or Enum there makes it a label task.
-    Missing splits reuse the ones given (val is train, test is val), and callers say so.
+    The answer is the program's `answer_field` (the examples hold the gold value under its name);
+    a Literal or Enum there makes it a label task. Missing splits reuse the ones given (val is
+    train, test is val), and callers say so.
     """
     if not trainset:
         raise SmoloptError("trainset is empty: give at least one dspy.Example")
-    predictors = [predictor for _, predictor in program.named_predictors()]
-    if not predictors:
-        raise SmoloptError("the program has no dspy.Predict inside it to prompt")
-    output, field_info = list(predictors[-1].signature.output_fields.items())[-1]
-    spec = label_spec(field_info.annotation)
+    output = answer_field(program)
     inputs = tuple(trainset[0].inputs().keys())
     splits = {"train": list(trainset), "val": list(valset or trainset), "test": list(testset or valset or trainset)}
     return Task(
@@ -240,9 +327,9 @@ def task_from_program(
         description=f"{type(program).__name__} with a user metric",
         inputs=inputs,
         output=output,
-        answer=output,
+        gold_field=output,
         program=program.deepcopy,
         metric=as_task_metric(metric),
         splits=splits,
-        labels=spec.labels if spec else None,
+        labels=field_labels(program, output),
     )

@@ -64,3 +64,13 @@ def test_a_metric_without_a_score_is_a_clear_error(registry_path, proxy):
     with smolopt.lm(registry=registry_path) as lm:
         with pytest.raises(SmoloptError, match="without a score"):
             smolopt.evaluate(dspy.Predict(Mammal, max_tokens=4), examples(ANIMALS[:1]), lambda e, p: {"feedback": "?"}, lm=lm)
+
+
+def test_without_a_testset_the_notice_that_val_chose_and_measured_reaches_results_and_report(registry_path, proxy, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMOLOPT_RUNS", str(tmp_path / "runs"))
+    optimizer = smolopt.Optimizer(metric, registry=registry_path, budget=8, reflection=None)
+    optimizer.compile(dspy.Predict(Mammal, max_tokens=4), trainset=examples(ANIMALS[:3]), valset=examples(ANIMALS[3:6]))
+    said = "no testset: before/after is measured on valset"
+    assert any(said in notice for notice in optimizer.result.notices)
+    assert any(said in notice for notice in json.loads((optimizer.run_dir / "results.json").read_text())["notices"])
+    assert f"- notice: {said}" in (optimizer.run_dir / "report.md").read_text()

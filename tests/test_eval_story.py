@@ -9,6 +9,7 @@ import pytest
 from cli_runner import logged_calls
 
 from smolopt.adapters import RawTextAdapter
+from smolopt.adapters.outcomes import answer_outcome, collect_outcomes
 from smolopt.backends import Models
 from smolopt.evaluation import evaluate
 from smolopt.tasks import load_task
@@ -29,6 +30,8 @@ def test_eval_sentiment_prints_table_and_writes_run(smolopt_cli, proxy, tmp_path
     assert summary["calls_per_example"] == 1.0  # one LM call per example, no retry-on-parse-failure
     assert summary["parse_rate"] >= 0.9
     assert sum(summary["predicted_distribution"].values()) == 96
+    report = (run_dir / "report.md").read_text()  # every command writes report.md: the table the terminal shows
+    assert report.startswith("# smolopt eval: sentiment on smollm2-135m") and f"| accuracy | {100 * summary['accuracy']:.1f}% |" in report
     calls = logged_calls(run_dir)
     assert len(calls) == 96 == len(proxy.bodies) - sent_before
     assert all(c["request"]["max_tokens"] <= 12 and c["prompt_tokens"] > 0 for c in calls)
@@ -62,11 +65,12 @@ def test_raw_text_adapter_runs_predict_chain_of_thought_and_multi_predictor_prog
             draft = self.first(question=question).answer
             return self.second(question=question, draft=draft or "")
 
-    with Models(registry) as models, dspy.context(lm=models.lm("smollm2-135m"), adapter=RawTextAdapter()):
+    with Models(registry) as models, collect_outcomes() as outcomes, dspy.context(lm=models.lm("smollm2-135m"), adapter=RawTextAdapter()):
         prediction = Pipeline()(question="What is the capital of France?")
     assert "reasoning" in prediction and "answer" in prediction
     assert prediction.smolopt_raw  # the raw text always travels with the prediction
-    assert prediction.answer or prediction.smolopt_parse_error
+    assert len(outcomes) == 2 and outcomes[-1].raw == prediction.smolopt_raw  # one Outcome per predictor call
+    assert prediction.answer or answer_outcome(outcomes, "answer").parse_error
 
 
 def test_a_prompt_longer_than_the_context_scores_zero_instead_of_ending_the_run(registry, proxy):

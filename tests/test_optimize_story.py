@@ -43,7 +43,7 @@ def test_optimize_prints_tables_and_the_saved_program_evaluates(smolopt_cli, tmp
     done = smolopt_cli("optimize", str(task), "--budget", "40", "--reflection", "none")
     assert done.returncode == 0, done.stderr
     assert "few-shot injection only" in done.stdout
-    for header in ("accepted candidates", "Baseline", "After", "Change", "baseline", "chosen"):
+    for header in ("Accepted candidates", "Baseline", "After", "Change", "baseline", "chosen"):
         assert header in done.stdout
     run_dir = next((tmp_path / "runs").glob("*-optimize-sentiment_small"))
     report = (run_dir / "report.md").read_text()
@@ -103,7 +103,7 @@ def test_both_predictors_of_a_two_step_program_are_optimized_and_reported(smolop
     (small / "data.jsonl").write_text("\n".join(json.dumps(row) for row in kept))
     done = smolopt_cli("optimize", str(small), "--budget", "15", "--reflection", "none")
     assert done.returncode == 0, done.stderr
-    assert "prompt: reason" in done.stdout and "prompt: verify" in done.stdout
+    assert "Prompt: reason" in done.stdout and "Prompt: verify" in done.stdout
     run_dir = next((tmp_path / "runs").glob("*-optimize-multihop_small"))
     proposals = [json.loads(line) for line in (run_dir / "proposals.jsonl").read_text().splitlines()]
     assert {p["component"].split(".")[0] for p in proposals} == {"reason", "verify"}  # round robin over both modules

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import json
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 import dspy
 import pytest
 
-from smolopt.adapters import ECHOES, PARSE_ERROR, RAW, RawTextAdapter
-from smolopt.adapters.outcomes import collect_outcomes
+from smolopt.adapters import PARSE_ERROR, RAW, RawTextAdapter
+from smolopt.adapters.outcomes import answer_outcome, collect_outcomes
 from smolopt.errors import SmoloptError
 from smolopt.tasks import SPLITS, load_task
 
@@ -34,6 +35,15 @@ EXPECTED_LABELS = {
     "multihop_qa": None,
     "commonsense_mc": ("A", "B", "C", "D", "E"),
 }
+# (output, gold field): read from each program's signature and GOLD, not said again in task.py
+EXPECTED_FIELDS = {
+    "sentiment": ("sentiment", "label"),
+    "agent_monitor": ("state", "label"),
+    "multihop_qa": ("answer", "answer"),
+    "commonsense_mc": ("answer", "answer"),
+    "story": ("story", None),
+    "long_story": ("story", None),
+}
 
 
 def load_module(path: Path):
@@ -48,14 +58,14 @@ def task(name: str):
 
 
 def good_prediction(t, example) -> dspy.Prediction:
-    fields = {t.output: example.get(t.answer)}
+    fields = {t.output: example.get(t.gold_field)}
     if t.name == "multihop_qa":
         fields.update(bridge=example.bridge, candidate=example.answer)
     return dspy.Prediction(**fields)
 
 
 def wrong_answer(t, example):
-    gold = example.get(t.answer)
+    gold = example.get(t.gold_field)
     if t.labels:
         return next(label for label in t.labels if label != gold)
     return "Nobody In Particular"
@@ -76,7 +86,7 @@ def test_task_loads_with_expected_split_sizes(name):
     assert len(ids) == len(set(ids))
     for example in t.split("train"):
         assert set(example.inputs().keys()) == set(t.inputs)
-        assert example.get(t.answer) not in (None, "")
+        assert example.get(t.gold_field) not in (None, "")
 
 
 @pytest.mark.parametrize("name", [n for n in TASK_NAMES if EXPECTED_LABELS[n]])
@@ -112,7 +122,7 @@ def test_metric_scores_gold_one_and_a_wrong_answer_lower(name):
         wrong = t.metric(example, bad)
         assert 0.0 <= wrong.score < 1.0
         assert not wrong.feedback.startswith("Correct")
-        assert str(example.get(t.answer)) in wrong.feedback, wrong.feedback
+        assert str(example.get(t.gold_field)) in wrong.feedback, wrong.feedback
 
 
 def test_sentiment_feedback_names_both_labels():
@@ -278,14 +288,16 @@ def test_multihop_forward_keeps_reason_outputs_and_verify_markers():
     t = task("multihop_qa")
     example = next(e for e in t.split("train") if e.answer == "Low Tide Lanterns")
     lm = ScriptedLM(["Bridge: The Copper Finches\nCandidate: Low Tide Lanterns", "Low Tide Lanterns"])
-    with dspy.context(lm=lm, adapter=RawTextAdapter()):
+    with collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=RawTextAdapter()):
         prediction = t.program()(**example.inputs())
     assert prediction.answer == "Low Tide Lanterns"
     assert prediction.bridge == "The Copper Finches"
     assert prediction.candidate == "Low Tide Lanterns"
     assert prediction.get(RAW) == "Low Tide Lanterns"
-    assert prediction.get(PARSE_ERROR) is None
-    assert prediction.get(ECHOES) == []  # verify copying the candidate is its answer, not an echo
+    answer = answer_outcome(outcomes, t.output)
+    assert answer.raw == "Low Tide Lanterns" and answer.parse_error is None
+    assert answer.echoes == ()  # verify copying the candidate is its answer, not an echo
+    assert PARSE_ERROR not in prediction  # parse facts travel in the Outcome only
     # the context reached both predictors rendered as "Title: text" lines
     first = example.context[0]
     for messages in lm.prompts:
@@ -294,9 +306,9 @@ def test_multihop_forward_keeps_reason_outputs_and_verify_markers():
     assert t.metric(example, prediction).score == 1.0
 
     lm = ScriptedLM(["Bridge: The Copper Finches\nCandidate: Low Tide Lanterns", ""])
-    with dspy.context(lm=lm, adapter=RawTextAdapter()):
+    with collect_outcomes() as outcomes, dspy.context(lm=lm, adapter=RawTextAdapter()):
         failed = t.program()(**example.inputs())
-    assert failed.get(PARSE_ERROR)  # verify's parse failure stays on the returned prediction
+    assert answer_outcome(outcomes, t.output).parse_error  # verify's parse failure is its answer's Outcome
     assert failed.answer is None and failed.candidate == "Low Tide Lanterns"
 
 
@@ -375,3 +387,112 @@ def test_wrong_label_row_is_rejected(tmp_path):
         load_task(str(folder))
     # the untouched copy still loads
     assert Counter(load_task(str(TASKS_DIR / "agent_monitor")).label_counts("train")).total() == 20
+
+
+# --- task facts said once ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(EXPECTED_FIELDS))
+def test_output_labels_and_gold_field_come_from_the_signature(name):
+    t = task(name)
+    assert (t.output, t.gold_field) == EXPECTED_FIELDS[name]
+    assert t.labels == EXPECTED_LABELS.get(name)
+    module = load_module(TASKS_DIR / name / "task.py")
+    assert not hasattr(module, "LABELS") and not hasattr(module, "GOLD_FIELD")  # said once, in the signature and GOLD
+    assert t.uses_judge == (name == "story")  # its metric takes a `judge`
+
+
+def sentiment_copy(tmp_path: Path, replace: tuple[str, str]) -> Path:
+    folder = tmp_path / "mysentiment"
+    shutil.copytree(TASKS_DIR / "sentiment", folder)
+    text = (folder / "task.py").read_text(encoding="utf-8")
+    assert replace[0] in text
+    (folder / "task.py").write_text(text.replace(*replace), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("edit, message", [
+    (('GOLD = ("label",)\n', 'GOLD = ("label",)\nLABELS = ("positive", "negative")\n'), "LABELS ('positive', 'negative') are not the labels"),
+    (('GOLD = ("label",)\n', 'GOLD = ("label", "text")\n'), "which of GOLD ('label', 'text') holds the gold 'sentiment'? Set GOLD_FIELD"),
+    (('GOLD = ("label",)\n', 'GOLD = ("label",)\nGOLD_FIELD = "mood"\n'), "GOLD_FIELD 'mood' is not one of GOLD"),
+    (('GOLD = ("label",)\n', 'GOLD = ("label",)\nANSWER = "label"\n'), "'ANSWER' is no longer read"),
+])
+def test_an_override_that_disagrees_with_the_signature_is_a_one_line_error(tmp_path, edit, message):
+    folder = sentiment_copy(tmp_path, edit)
+    with pytest.raises(SmoloptError) as raised:
+        load_task(str(folder))
+    assert str(raised.value).startswith(f"{folder / 'task.py'}: ") and message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_label_order_and_gold_field_given_in_task_py_are_used(tmp_path):
+    edit = ('GOLD = ("label",)\n', 'GOLD = ("label", "text")\nGOLD_FIELD = "label"\nLABELS = ("neutral", "negative", "positive")\n')
+    t = load_task(str(sentiment_copy(tmp_path, edit)))
+    assert t.labels == ("neutral", "negative", "positive") and t.gold_field == "label"
+
+
+# --- the judge is handed to the metric, per run -------------------------------------------------
+
+
+JUDGED_TASK = '''"""A judged task for tests: the metric says which judge it was handed."""
+
+import dspy
+
+INPUTS = ("text",)
+GOLD = ()
+
+
+class Write(dspy.Signature):
+    text: str = dspy.InputField()
+    reply: str = dspy.OutputField()
+
+
+def program():
+    return dspy.Predict(Write)
+
+
+def metric(example, prediction, judge):
+    return dspy.Prediction(score=1.0, feedback=judge.why_absent)
+'''
+
+
+def test_each_run_hands_the_metric_its_own_judge_on_every_thread(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smolopt.metrics.judge import Judge
+
+    folder = tmp_path / "judged"
+    folder.mkdir()
+    (folder / "task.py").write_text(JUDGED_TASK, encoding="utf-8")
+    rows = [{"id": f"{split}{i}", "split": split, "text": f"t{i}"} for split in SPLITS for i in range(2)]
+    (folder / "data.jsonl").write_text("\n".join(json.dumps(row) for row in rows), encoding="utf-8")
+    loaded = load_task(str(folder))
+    assert loaded.uses_judge and loaded.output == "reply" and loaded.gold_field is None
+    example, prediction = loaded.split("test")[0], dspy.Prediction(reply="x")
+    assert loaded.metric(example, prediction).feedback == "no judge was opened for this run"
+    runs = {name: loaded.with_judge(Judge.absent(name)) for name in ("first run", "second run")}
+    with ThreadPoolExecutor(4) as pool:
+        seen = list(pool.map(lambda name: (name, runs[name].metric(example, prediction).feedback), [*runs] * 8))
+    assert all(name == feedback for name, feedback in seen)
+    assert loaded.metric(example, prediction).feedback == "no judge was opened for this run"  # the loaded task is unchanged
+
+
+def test_outcomes_are_collected_per_example_when_examples_run_on_threads():
+    """Two multihop examples on two threads at once: each collection holds its own example's two steps."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = task("multihop_qa")
+    example = next(e for e in t.split("train") if e.answer == "Low Tide Lanterns")
+    replies = {"parsed": ["Bridge: The Copper Finches\nCandidate: Low Tide Lanterns", "Low Tide Lanterns"],
+               "unparsed": ["Bridge: The Copper Finches\nCandidate: Low Tide Lanterns", ""]}
+
+    def run(kind: str) -> tuple[str, list]:
+        with collect_outcomes() as outcomes, dspy.context(lm=ScriptedLM(replies[kind]), adapter=RawTextAdapter()):
+            t.program()(**example.inputs())
+        return kind, outcomes
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(run, ["parsed", "unparsed"] * 6))
+    for kind, outcomes in results:
+        assert [o.fields for o in outcomes] == [("bridge", "candidate"), ("answer",)]
+        assert (answer_outcome(outcomes, "answer").parse_error is None) == (kind == "parsed")

@@ -79,6 +79,7 @@ def test_without_a_reachable_judge_the_story_metric_says_so_and_scores_what_it_c
             assert set(example["components"]) == {"word range", "similarity"}
             assert "Not measured: judge (judge lmstudio-down is not available" in example["feedback"]
     assert "part: word range" in done.stdout and "part: similarity" in done.stdout
+    assert "mean score" in done.stdout and "accuracy" not in done.stdout  # a story's mean is no accuracy
     assert (only_run(tmp_path, "eval", "story") / "outputs.md").read_text().count("## st") == 2
 
 
@@ -115,7 +116,7 @@ def test_optimize_story_runs_offline_and_reports_each_part_before_and_after(smol
     task = small_task("story", tmp_path / "story", 3)
     done = smolopt_cli("optimize", str(task), "--budget", "12", "--reflection", "none", "--judge", "none")
     assert done.returncode == 0, done.stderr
-    assert "parts of the score on test" in done.stdout
+    assert "Parts of the score (test means)" in done.stdout
     report = (only_run(tmp_path, "optimize", "story") / "report.md").read_text()
     assert "## Parts of the score (test means)" in report
     assert "| word range |" in report and "| similarity |" in report

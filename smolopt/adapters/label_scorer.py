@@ -1,7 +1,8 @@
 """Answering by scoring: a label field's allowed answers scored after the prompt, calibrated on request.
 
-The adapter knows nothing of backends; it asks the model connection behind a dspy.LM for what
-scoring needs through the `TextModel` protocol (smolopt's LocalClient is one).
+The adapter knows nothing of backends: a smolopt dspy.LM declares one handle, `text_model`, and
+scoring asks it for the `TextModel` protocol below (next-token log-probabilities in one request,
+each server's quirks included, and how many requests it takes at once).
 
 Calibration divides each label's probability by the prompt's own pull toward it, measured once
 per candidate prompt (instruction, demos, format) and kept, so a validation pass pays for it once.
@@ -21,7 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from smolopt.adapters.scoring import NeedsContinuation, NoLogprobs, best, calibrate, label_logprobs
+from smolopt.adapters.scoring import NeedsContinuation, NoLogprobs, NextTokens, best, calibrate, label_logprobs
+from smolopt.parallel import map_in_order
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
 CALIBRATION_BATCH = 12  # task inputs a calibrated prompt is measured on (one short call each, once per prompt)
@@ -33,9 +35,14 @@ Prompt = str | list[dict[str, Any]]  # completion text, or chat messages
 class TextModel(Protocol):
     """What completion mode and label scoring need from a model connection."""
 
-    def chat(self, messages: list[dict], **overrides: Any) -> Any: ...
+    parallel: int  # requests it takes at once
 
     def complete(self, prompt: str, **overrides: Any) -> Any: ...
+
+    def next_token_logprobs(self, prompt: Prompt) -> dict[str, float] | None:
+        """{token: logprob} of the answer's likely first tokens; None: the server gives no logprobs;
+        {}: the answer ended at once and the server listed nothing."""
+        ...
 
     def can(self, capability: str) -> bool: ...
 
@@ -45,9 +52,9 @@ class TextModel(Protocol):
 
 
 def text_model(lm: Any) -> TextModel | None:
-    """The smolopt connection behind a dspy.LM (its engine's client), or None for any other LM."""
-    client = getattr(getattr(lm, "engine", None), "client", None)
-    return client if isinstance(client, TextModel) else None
+    """The model connection a smolopt dspy.LM declares as `text_model`, or None for any other LM."""
+    handle = getattr(lm, "text_model", None)
+    return handle if isinstance(handle, TextModel) else None
 
 
 class EndOfText(Exception):
@@ -65,28 +72,15 @@ def content_free(inputs: Mapping[str, Any], filler: str) -> dict[str, Any]:
     return {name: blank(value) for name, value in inputs.items()}
 
 
-def next_tokens(model: TextModel, prompt: Prompt) -> Callable[[str], dict[str, float] | None]:
-    """prefix -> the top next tokens after prompt + prefix (one call of one token each).
-
-    When the greedy token is end-of-text, the server generates nothing and lists no logprobs;
-    the call is repeated with end-of-text forbidden (`min_tokens`), which shifts every remaining
-    token's log-probability by the same amount and so leaves the labels' order as it was.
-    """
+def next_tokens(model: TextModel, prompt: Prompt) -> NextTokens:
+    """prefix -> the top next tokens after prompt + prefix (one request of one token each)."""
     def ask(prefix: str) -> dict[str, float] | None:
         if isinstance(prompt, list) and prefix:
             raise NeedsContinuation("a chat reply cannot be continued after a shared first token")
-        def call(**extra: Any):
-            if isinstance(prompt, list):
-                return model.chat(prompt, max_tokens=1, temperature=0.0, logprobs=True, **extra)
-            return model.complete(prompt + prefix, max_tokens=1, temperature=0.0, logprobs=True, **extra)
-        reply = call()
-        if reply.top_logprobs == [] and not reply.text:
-            reply = call(min_tokens=1)
-        if reply.top_logprobs is None:
-            return None
-        if not reply.top_logprobs:
+        top = model.next_token_logprobs(prompt if isinstance(prompt, list) else prompt + prefix)
+        if top == {}:
             raise EndOfText("the model ended its answer at once and the server listed no token scores")
-        return reply.top_logprobs[0]
+        return top
     return ask
 
 
@@ -105,6 +99,7 @@ class LabelScorer:
     def __init__(self, calibration_inputs: Sequence[Mapping[str, Any]] = ()) -> None:
         self.calibration_inputs = list(calibration_inputs)
         self._priors: dict[str, list[dict[str, float]]] = {}
+        self._measuring: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def score(
@@ -123,25 +118,29 @@ class LabelScorer:
         return Scored(best(adjusted), adjusted, best(logprobs))
 
     def priors(self, model: TextModel, build: Callable[[Mapping[str, Any]], Prompt], inputs: Mapping[str, Any], labels: Sequence[str]) -> list[dict[str, float]]:
-        """Label scores of this prompt with content-free inputs, computed once per prompt.
+        """Label scores of this prompt on the calibration batch, measured once per prompt.
 
-        A filler whose prompt the model ends at once is left out; one that cannot be continued
-        after a shared first token too, since it says nothing about the labels either way.
+        The batch's requests go out `model.parallel` at once; examples scored at the same time wait
+        for the one measuring, so no calibration request is sent twice. A filler whose prompt the
+        model ends at once is left out; one that cannot be continued after a shared first token
+        too, since it says nothing about the labels either way.
         """
         key = json.dumps([build(content_free(inputs, CONTENT_FREE[0])), list(labels)], sort_keys=True)
         with self._lock:
-            if key in self._priors:
-                return self._priors[key]
-        found = []
-        sources = self.calibration_inputs or [content_free(inputs, filler) for filler in CONTENT_FREE]
-        for source in sources:
-            try:
-                found.append(label_logprobs(next_tokens(model, build(source)), labels))
-            except (EndOfText, NeedsContinuation):
-                continue
-        with self._lock:
-            self._priors[key] = found
-        return found
+            measuring = self._measuring.setdefault(key, threading.Lock())
+        with measuring:
+            if key not in self._priors:
+                sources = self.calibration_inputs or [content_free(inputs, filler) for filler in CONTENT_FREE]
+                found = map_in_order(lambda source: _scores_or_none(model, build(source), labels), sources, model.parallel)
+                self._priors[key] = [scores for scores in found if scores is not None]
+            return self._priors[key]
+
+
+def _scores_or_none(model: TextModel, prompt: Prompt, labels: Sequence[str]) -> dict[str, float] | None:
+    try:
+        return label_logprobs(next_tokens(model, prompt), labels)
+    except (EndOfText, NeedsContinuation):
+        return None
 
 
 __all__ = ["LabelScorer", "Scored", "TextModel", "text_model", "EndOfText", "NoLogprobs", "NeedsContinuation", "CONTENT_FREE"]

@@ -10,15 +10,17 @@ Output fields may declare `synonyms={"pos": "positive"}` (aliases the parser acc
 `choices_from="choices"` (an input dict whose texts count as their keys).
 
 Parsing never raises into the caller's loop: when no value of the asked type can be read, the
-prediction carries the raw text and a parse-failure message (`smolopt_parse_error`) that the
-evaluation core scores as 0, with that message as feedback. Echoes of the prompt are attached as
-`smolopt_echoes` and counted per run.
+field is None and the call's `Outcome` (`smolopt.adapters.outcomes`, announced for the evaluation
+core) carries the parse-failure message, which the core scores as 0 with that message as
+feedback, and the echoes of the prompt, which it counts per run. The prediction keeps the raw
+text (`smolopt_raw`) for whoever reads the trace.
 
 The same adapter speaks every format of the format axis (`smolopt.adapters.formats`): a
 predictor's config may carry `smolopt_format` ("completion score calibrated"), which renders its
 prompt as plain text for /v1/completions and/or scores the allowed answers of a label field
 instead of generating them. A format the model's server cannot serve falls back to one it can
-(scored -> generated, completion -> chat), and the run is told once.
+(scored -> generated, completion -> chat), and the run is told once. A chat format asked of a model
+without a chat template (a base model) is refused with one line: there is no nearest way to guess.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dspy.signatures import field as dspy_field
 
 from smolopt.adapters.completion import as_labelled_reply, completion_prompt, input_lines, render_value, stop_sequences
 from smolopt.adapters.echo import find_echoes
-from smolopt.adapters.formats import ALL, CONFIG_KEY, SEED, Format, parse_format
+from smolopt.adapters.formats import ALL, CONFIG_KEY, SEED, Format, parse_format, seed_format
 from smolopt.adapters.outcomes import OUTCOMES, Outcome
 from smolopt.adapters.label_scorer import EndOfText, LabelScorer, NeedsContinuation, NoLogprobs, TextModel, text_model
 from smolopt.errors import SmoloptError
@@ -180,26 +182,31 @@ class RawTextAdapter(Adapter):
 
     def usable_format(self, wanted: Format, signature: type[dspy.Signature], inputs: dict[str, Any], model: TextModel | None) -> Format:
         """`wanted`, or the nearest format this signature and server allow (the run is told once)."""
-        if wanted == SEED:
-            return wanted
         if model is None:
+            if wanted == SEED:
+                return wanted
             raise SmoloptError(f"format '{wanted}' needs a smolopt model connection (smolopt's Models.lm), not a plain dspy.LM")
-        mode, answer, calibrated = wanted.mode, wanted.answer, wanted.calibrate
+        mode, reply, calibrated = wanted.mode, wanted.reply, wanted.calibrate
         if mode == "completion" and not model.can("completions"):
             model.notice("serves no /v1/completions: completion formats run as chat")
             mode = "chat"
-        if answer == "score" and self.scored_labels(signature, inputs) is None:
-            answer, calibrated = "generate", False  # free-text fields have nothing to score
-        if answer == "score" and not model.can("logprobs"):
+        if mode == "chat" and not model.can("chat"):  # a server would wrap the turns in a template it guessed
+            raise SmoloptError(f"format '{wanted}' asks the model in chat turns, but it has no chat template (a base model); "
+                               f"ask it as plain text: --format '{seed_format(False)}' (a label task: '{ALL[0]}')")
+        if reply == "score" and self.scored_labels(signature, inputs) is None:
+            reply, calibrated = "generate", False  # free-text fields have nothing to score
+        if reply == "score" and not model.can("logprobs"):
             model.notice(NO_LOGPROBS)
-            answer, calibrated = "generate", False
-        return Format(mode, answer, calibrated)
+            reply, calibrated = "generate", False
+        return Format(mode, reply, calibrated)
 
     def __call__(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
-        """Format, call the LM (once, or once per scoring step), read the answer, announce its Outcome."""
+        """Format, call the LM (once, or once per scoring step), read the answer, announce its Outcome:
+        the parse and echo facts leave with the Outcome, and the prediction keeps its fields and reply."""
         values = self._answer(lm, lm_kwargs, signature, demos, inputs)
+        fields = tuple(signature.output_fields)
         for value in values:
-            OUTCOMES.announce(Outcome(value[PARSE_ERROR], tuple(value[ECHOES]), value.get(UNCALIBRATED)))
+            OUTCOMES.announce(Outcome(fields, value[RAW], value.pop(PARSE_ERROR), tuple(value.pop(ECHOES)), value.pop(UNCALIBRATED, None)))
         return values
 
     def _answer(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
@@ -260,7 +267,8 @@ class RawTextAdapter(Adapter):
         raise NotImplementedError("RawTextAdapter is synchronous; smolopt evaluates one call at a time")
 
 
-def usable_formats(signature: type[dspy.Signature]) -> list[Format]:
-    """The formats a predictor with this signature can use: scored ones only for one label field."""
+def usable_formats(signature: type[dspy.Signature], chats: bool = True) -> list[Format]:
+    """The formats a predictor with this signature can use: scored ones only for one label field,
+    chat ones only when the model `chats` (has a chat template)."""
     scorable = RawTextAdapter.scored_labels(signature, {}) is not None
-    return [fmt for fmt in ALL if scorable or not fmt.scores]
+    return [fmt for fmt in ALL if (scorable or not fmt.scores) and (chats or fmt.mode != "chat")]

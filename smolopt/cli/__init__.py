@@ -2,7 +2,9 @@
 
 One module per command (`smolopt/cli/<command>.py`, each with `add_parser` and its `cmd_*`); none
 imports another, and none holds logic the library owns. Every SmoloptError becomes one line on
-stderr and exit status 2; Ctrl-C exits 130 after the run directory has everything finished so far.
+stderr and exit status 2; Ctrl-C exits 130 after the run directory has everything finished so far,
+and a stop signal (SIGTERM from `kill`, SIGHUP from a closed terminal) does the same and exits
+128 + its number: the run keeps its work, says how to continue, and stops its model servers.
 Nothing heavy is imported until a command runs: `smolopt --help` does not pay for dspy.
 """
 
@@ -10,16 +12,29 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import warnings
 from pathlib import Path
 
 from smolopt.cli import eval as eval_command
-from smolopt.cli import models, optimize, probe, serve, tasks, teach
+from smolopt.cli import models, optimize, probe, serve, tasks, teach, tune, view
 from smolopt.cli.console import err_console
 from smolopt.errors import SmoloptError, found_in
 
-COMMANDS = (models, tasks, serve, eval_command, optimize, probe, teach)
+COMMANDS = (models, tasks, serve, eval_command, optimize, probe, teach, tune, view)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_stopped_by: list[signal.Signals] = []
+
+
+def _stop_like_ctrl_c(signum: int, _frame) -> None:
+    """A stop signal becomes a KeyboardInterrupt where the command is; later ones are ignored
+    while the run saves its work and stops its servers."""
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
+    _stopped_by.append(signal.Signals(signum))
+    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("dspy").setLevel(logging.ERROR)  # truncation notices: smolopt's tables report these
     parser = build_parser()
     args = parser.parse_args(argv)
+    for stop in STOP_SIGNALS:
+        signal.signal(stop, _stop_like_ctrl_c)
     try:
         return args.func(args)
     except Exception as err:  # noqa: BLE001 - a SmoloptError may arrive wrapped by DSPy or GEPA
@@ -49,8 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as err:
         detail = f": {err}" if str(err) else "; finished work is saved in the run directory"
-        err_console.print(f"smolopt: interrupted{detail}", markup=False, highlight=False, soft_wrap=True)
-        return 130
+        how = f"stopped by {_stopped_by[0].name}" if _stopped_by else "interrupted"
+        err_console.print(f"smolopt: {how}{detail}", markup=False, highlight=False, soft_wrap=True)
+        return 128 + (_stopped_by[0] if _stopped_by else signal.SIGINT)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from smolopt.cli.console import console, print_notices, progress_line
+from smolopt.cli.console import console, progress_line
 from smolopt.cli.flags import chosen_judge, refuse_with_resume
 
 
@@ -23,9 +23,9 @@ def add_parser(sub) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from smolopt.api import resume_eval, run_eval
     from smolopt.errors import SmoloptError
-    from smolopt.report import eval_table
+    from smolopt.eval_run import OUTPUTS, resume_eval, run_eval
+    from smolopt.report import eval_report, terminal
 
     with progress_line("eval", args.quiet) as progress:
         if args.resume:
@@ -39,9 +39,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             result, run, notices = run_eval(args.task, split=args.split or "test", model=args.model, program_path=args.program,
                                             fmt=args.format, judge=chosen_judge(args), refine=args.refine or 1,
                                             registry=args.registry, progress=progress)
-    console.print(eval_table(result))
-    print_notices(notices)
-    if (run.path / "outputs.md").exists():
-        console.print(f"every text written, with its score and feedback: {run.path / 'outputs.md'}")
-    console.print(f"run saved to {run.path}")
+    outputs = run.path / OUTPUTS
+    for line in terminal(eval_report(result, notices, outputs if outputs.exists() else None)):
+        console.print(line)
+    console.print(f"run saved to {run.path} (report.md)")
     return 0

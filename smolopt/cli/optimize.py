@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from smolopt.cli.console import console, print_notices, progress_line
+from smolopt.cli.console import console, progress_line
 from smolopt.cli.flags import chosen_judge, refuse_with_resume, registry_reflection
 
 
@@ -24,17 +24,12 @@ def add_parser(sub) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    """Arguments in; the library's Optimizer runs; the report layer's tables out."""
-    from rich.markup import escape
-
+    """Arguments in; the library's Optimizer runs; the report it wrote to report.md, on the terminal."""
     from smolopt.api import Optimizer
     from smolopt.errors import SmoloptError
-    from smolopt.optimize.report import (
-        FORMAT_HEADERS, ITERATION_HEADERS, PART_HEADERS, SUMMARY_HEADERS, choice_note, format_rows, iteration_rows, part_rows, prompt_pairs,
-        summary_rows,
-    )
+    from smolopt.optimize.report import optimize_report
     from smolopt.probe.budget import probed_rule_budget
-    from smolopt.report import rich_table
+    from smolopt.report import terminal
     from smolopt.tasks import load_task
 
     if args.resume:
@@ -63,16 +58,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         _, result = optimizer.run(task, run)
 
     if not args.quiet:
-        console.print(f"[bold]proposers:[/bold] {escape(result.reflection_note)}")
-        console.print(f"[bold]choice:[/bold] {escape(choice_note(result.choice))}")
-        print_notices(result.notices)
-        console.print(rich_table(f"formats on val (chosen: {result.chosen_format})", FORMAT_HEADERS, format_rows(result)))
-        console.print(rich_table("accepted candidates", ITERATION_HEADERS, iteration_rows(result)))
-        console.print(rich_table("test split (95% bootstrap interval)", SUMMARY_HEADERS, summary_rows(result)))
-        if parts := part_rows(result):
-            console.print(rich_table("parts of the score on test", PART_HEADERS, parts))
-        for name, before, after in prompt_pairs(result):
-            console.print(rich_table(f"prompt: {name}", ["baseline", "chosen"], [[before, after]]))
-    console.print(f"run saved to {optimizer.run_dir}")
+        for line in terminal(optimize_report(result)):
+            console.print(line)
+    console.print(f"run saved to {optimizer.run_dir} (report.md)")
     return 0
 

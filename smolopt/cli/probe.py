@@ -25,10 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     """Plan every (model, task) so the progress bar knows its total, then run and write the card."""
-    from smolopt.probe.card import SUMMARY_HEADERS, summary_row
+    from smolopt.probe.card import summary_section
     from smolopt.probe.plan import DEFAULT_EXAMPLES
     from smolopt.probe.session import probe_run, resume_probe
-    from smolopt.report import rich_table
+    from smolopt.report import section_table
 
     with progress_line("probe", args.quiet) as progress:
         if args.resume:
@@ -38,7 +38,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
             examples = DEFAULT_EXAMPLES if args.examples is None else args.examples
             probes, card, run = probe_run(args.task or ["sentiment"], args.model or [None], examples=examples,
                                           registry=args.registry, progress=progress)
-    console.print(rich_table("capacity card", SUMMARY_HEADERS, [summary_row(probe) for probe in probes]))
+    console.print(section_table(summary_section(probes)))
     console.print(f"card written to {card}")
     console.print(f"run saved to {run.path}")
     return 0

@@ -6,14 +6,14 @@ itself be small. Each answer it gives becomes a part; an answer it gives that ca
 that part for this story, with the reason in the feedback, rather than scoring it 0.
 
 Which model judges is decided by the caller (the CLI and API open the registry's reflection model
-by default) and installed for the run with `judging(...)`; a task's metric asks `current()`.
-A run without a reachable judge has `current()` None, and the composite says so.
+by default, `open_judge`) and handed to the task's metric as its `judge` argument (see the Task
+protocol in smolopt.tasks): nothing is held per process, so two runs in one process, or examples
+scored on several threads, each see their own judge. A run without a reachable judge hands over
+an absent one (`Judge.absent(why)`), whose parts are all "not measured", with the reason.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Literal
 
 import dspy
@@ -21,12 +21,8 @@ import dspy
 from smolopt.backends import Models
 from smolopt.errors import SmoloptError
 from smolopt.metrics.parts import Part
-from smolopt.tasks import Task
 
 JUDGE_MAX_TOKENS = 200
-
-# The run's judge, or None and why; read from any thread the metric runs on.
-_judge: tuple[Judge | None, str] = (None, "no judge was opened for this run")
 
 
 class JudgeStory(dspy.Signature):
@@ -45,16 +41,24 @@ class JudgeStory(dspy.Signature):
 
 
 class Judge:
-    """A judge model and the adapter that asks it."""
+    """A judge model and the predictor that asks it, or an absent judge and why there is none."""
 
-    def __init__(self, lm: dspy.LM, name: str):
-        self.lm, self.name = lm, name
+    def __init__(self, lm: dspy.LM | None, name: str, why_absent: str = ""):
+        self.lm, self.name, self.why_absent = lm, name, why_absent
         self.predict = dspy.Predict(JudgeStory, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS)
 
+    @classmethod
+    def absent(cls, why: str) -> Judge:
+        """No judge for this run: every judged part is left out, with `why`."""
+        return cls(None, "", why)
+
     def story_parts(self, brief: dict, story: str) -> tuple[list[Part], dict[str, str]]:
-        """The judge's parts for one story, and the parts it left unreadable (name → why)."""
+        """The judge's parts for one story, and the parts it left unreadable (name → why); an absent
+        judge leaves them all out, as "judge" with its reason."""
         from smolopt.adapters import RawTextAdapter  # the adapters package registers field options on import
 
+        if self.lm is None:
+            return [], {"judge": self.why_absent}
         with dspy.context(lm=self.lm, adapter=RawTextAdapter()):
             verdict = self.predict(**{key: brief[key] for key in ("title", "genre", "characters_number", "constraints")}, story=story)
         critique = verdict.get("critique") or ""
@@ -85,41 +89,15 @@ class Judge:
         return parts, dropped
 
 
-@contextlib.contextmanager
-def judging(judge: Judge | None, why_not: str = "") -> Iterator[Judge | None]:
-    """Install the run's judge for the metrics that ask `current()`; None with `why_not` when there is none."""
-    global _judge
-    previous, _judge = _judge, (judge, why_not or "no judge")
-    try:
-        yield judge
-    finally:
-        _judge = previous
-
-
-@contextlib.contextmanager
-def judge_for(task: Task, models: Models, name: str | None) -> Iterator[Judge | None]:
-    """The run's judge for a task whose metric asks one: the model `name` when it answers, else
-    None, with a notice in the run's report that the judge's parts are left out (never a silent 0)."""
-    if not task.uses_judge:
-        yield None
-        return
-    judge, why = None, "no judge model was given"
+def open_judge(models: Models, name: str | None) -> Judge:
+    """The run's judge: the registry model `name` when it answers, else an absent judge, with a
+    notice in the run's report that the judge's parts are left out (never a silent 0)."""
+    why = "no judge model was given"
     if name is not None:
         models.registry.get(name)  # an unknown name is the user's error, not an unreachable judge
         try:
-            judge = Judge(models.lm(name), name)
+            return Judge(models.lm(name), name)
         except SmoloptError as err:
             why = f"judge {name} is not available ({err})"
-    if judge is None:
-        models.log.notice(f"{why}: the metric leaves out the judge's parts")
-    with judging(judge, why):
-        yield judge
-
-
-def current() -> Judge | None:
-    return _judge[0]
-
-
-def why_none() -> str:
-    """Why `current()` is None, for the composite's "not measured" line."""
-    return _judge[1]
+    models.log.notice(f"{why}: the metric leaves out the judge's parts")
+    return Judge.absent(why)

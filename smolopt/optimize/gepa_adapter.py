@@ -3,8 +3,9 @@
 GEPA keeps doing what it is good at (Pareto candidate selection, minibatch acceptance, merge,
 state saving); this adapter decides how a candidate is run and how a new one is proposed:
 
-- `evaluate` runs the candidate through the evaluation core (RawTextAdapter, LocalClient), so a
-  parse failure is a scored 0 with the raw text as feedback, never a dropped example;
+- `evaluate` runs the candidate through the evaluation core (RawTextAdapter, LocalClient, up to
+  the model's `parallel` examples at once), so a parse failure is a scored 0 with the raw text as
+  feedback, never a dropped example;
 - `make_reflective_dataset` hands each component the inputs, raw outputs, feedback and echoes;
 - `propose_new_texts` hands a component down its chain of proposers (one protocol,
   `smolopt.optimize.proposers`): a format to the format search, demos to few-shot injection, an
@@ -25,7 +26,7 @@ from gepa import EvaluationBatch
 
 from smolopt.adapters import RAW
 from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, predictor_of
-from smolopt.evaluation import run_example, task_adapter
+from smolopt.evaluation import run_examples, task_adapter
 from smolopt.jsonl import append_jsonl, read_jsonl
 from smolopt.optimize.proposers import Proposed, Proposer
 from smolopt.tasks import Task
@@ -79,7 +80,7 @@ class SmoloptGEPAAdapter:
     def evaluate(self, batch: list[dspy.Example], candidate: dict[str, str], capture_traces: bool = False) -> EvaluationBatch:
         program = apply_candidate(self.program, candidate)
         names = {id(predictor): name for name, predictor in program.named_predictors()}
-        results = [run_example(self.task, program, example, self.lm, self.raw_adapter, capture_traces) for example in batch]
+        results = run_examples(self.task, program, batch, self.lm, self.raw_adapter, capture_traces=capture_traces)
         self.metric_calls += len(batch)
         calls = sum(r.calls for r in results)
         if calls:

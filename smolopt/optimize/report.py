@@ -1,6 +1,7 @@
-"""The optimize report: iteration table, formats on val, before/after with intervals, prompts side by side.
+"""The optimize report: before/after with intervals, parts, formats on val, iteration table, prompts side by side.
 
-Numbers come in typed (`OptimizeResult`); every display string is made here.
+Numbers come in typed (`OptimizeResult`); every display string is made here, once, as a `Report`
+that report.md and the terminal both render (`smolopt.report.markdown`, `smolopt.report.terminal`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 from smolopt.adapters.formats import SEED
 from smolopt.candidate import decode_demos, demos_key, format_key, is_instruction_key
 from smolopt.optimize.result import Choice, IterationRow, OptimizeResult
-from smolopt.report import markdown_table, pct
+from smolopt.report import Report, Section, notice_facts, pct
 
 ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "format", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
@@ -95,40 +96,30 @@ def prompt_pairs(result: OptimizeResult) -> list[tuple[str, str, str]]:
     return [(name, render_prompt(result.seed, name), render_prompt(result.best, name)) for name in names]
 
 
-def markdown(result: OptimizeResult) -> str:
+def optimize_report(result: OptimizeResult) -> Report:
+    """What an optimization found, for report.md and the terminal alike."""
     before, after = result.summary_rows()
     rejected = result.journal.rejected
-    parts = [
-        f"# smolopt optimize: {result.task} on {result.student}",
-        "",
-        f"- proposers: {result.reflection_note}",
-        f"- choice: {choice_note(result.choice)}",
-        *[f"- notice: {text}" for text in result.notices],
-        f"- budget: {result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s",
-        f"- proposals: {len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation",
-        f"- demo order (most under-predicted label first): {', '.join(result.demo_order) or 'n/a'}",
-        f"- rule budget from the newest probe of this model and task: {'none' if result.rule_budget is None else result.rule_budget}",
-        "",
-        "## Summary (test split, never seen by the optimizer; 95% bootstrap intervals, the change's paired)",
-        "",
-        markdown_table(SUMMARY_HEADERS, summary_rows(result)),
-        "",
-        f"Parse rate {pct(before['parse_rate'])} → {pct(after['parse_rate'])}; echo rate {pct(before['echo_rate'])} → {pct(after['echo_rate'])}.",
-        "",
-        *(["## Parts of the score (test means)", "", markdown_table(PART_HEADERS, rows), ""] if (rows := part_rows(result)) else []),
-        f"## Formats on val (chosen: {result.chosen_format})",
-        "",
-        markdown_table(FORMAT_HEADERS, format_rows(result)),
-        "",
-        "## Accepted candidates",
-        "",
-        markdown_table(ITERATION_HEADERS, iteration_rows(result)),
-        "",
-        "## Prompts, baseline and chosen",
+    facts = [
+        ("proposers", result.reflection_note),
+        ("choice", choice_note(result.choice)),
+        *notice_facts(result.notices),
+        ("budget", f"{result.budget} metric calls; used {result.metric_calls}; LM calls made {result.lm_calls}, "
+                   f"served from cache {result.cached_calls}; wall time {result.wall_s:.0f} s"),
+        ("proposals", f"{len(result.journal.records)} made, {len(rejected)} rejected by the guards before evaluation"),
+        ("demo order (most under-predicted label first)", ", ".join(result.demo_order) or "n/a"),
+        ("rule budget from the newest probe of this model and task", "none" if result.rule_budget is None else str(result.rule_budget)),
     ]
-    for name, seed_text, best_text in prompt_pairs(result):
-        parts += ["", f"### {name}", "", markdown_table(["baseline", "chosen"], [[seed_text.replace("\n", "<br>"), best_text.replace("\n", "<br>")]])]
-    if rejected:
-        parts += ["", "## Proposals rejected before evaluation", ""]
-        parts += [f"- {r.component} ({r.proposer}): {r.note}" for r in rejected]
-    return "\n".join(parts) + "\n"
+    summary_note = (f"The test split was never seen by the optimizer; 95% bootstrap intervals, the change's paired. "
+                    f"Parse rate {pct(before['parse_rate'])} → {pct(after['parse_rate'])}; "
+                    f"echo rate {pct(before['echo_rate'])} → {pct(after['echo_rate'])}.")
+    sections = [
+        Section("Test split, baseline and after", SUMMARY_HEADERS, summary_rows(result), summary_note),
+        *([Section("Parts of the score (test means)", PART_HEADERS, rows)] if (rows := part_rows(result)) else []),
+        Section(f"Formats on val (chosen: {result.chosen_format})", FORMAT_HEADERS, format_rows(result)),
+        Section("Accepted candidates", ITERATION_HEADERS, iteration_rows(result)),
+        *[Section(f"Prompt: {name}", ["baseline", "chosen"], [[seed_text, best_text]]) for name, seed_text, best_text in prompt_pairs(result)],
+        *([Section("Proposals rejected before evaluation", ["component", "proposer", "why"],
+                   [[r.component, r.proposer, r.note] for r in rejected])] if rejected else []),
+    ]
+    return Report(f"smolopt optimize: {result.task} on {result.student}", facts, sections)

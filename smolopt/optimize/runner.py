@@ -22,8 +22,9 @@ import dspy
 import gepa
 from gepa.core.callbacks import GEPACallback
 
+from smolopt.adapters.formats import seed_format
 from smolopt.backends import Models
-from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, seed_candidate
+from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, seed_candidate, set_formats
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import evaluate, task_adapter
 from smolopt.jsonl import append_jsonl, read_jsonl
@@ -135,12 +136,17 @@ def optimize(
     reflector, note = None, "no reflection model configured: few-shot injection only"
     if reflection:
         try:
-            reflector = ReflectiveProposer(models.client(reflection))
+            client = models.client(reflection)
+            if not client.can("chat"):
+                raise SmoloptError(f"'{reflection}' has no chat template (a base model) to be asked for a rewrite")
+            reflector = ReflectiveProposer(client)
             note = f"reflection by {reflection}"
         except SmoloptError as err:
             note = f"reflection model unavailable ({err}): few-shot injection only"
 
     program = task.program()
+    chats = lm.text_model.can("chat")
+    set_formats(program, seed_format(chats))  # a model without a chat template starts from plain text
     train, val, test = task.split("train"), task.split("val"), task.split("test")
 
     # The bias to order demos against, measured on train (the optimizer may look there).
@@ -150,7 +156,7 @@ def optimize(
     fits = PromptFit(program, task_adapter(task), train + val, room)
     fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed, fits=fits)
     instruction: list[Proposer] = [EchoGuardProposer(fewshot), *([reflector] if reflector else []), fewshot]
-    chains: dict[str, list[Proposer]] = {"format": [FormatProposer(program), fewshot], "demos": [fewshot], "instruction": instruction}
+    chains: dict[str, list[Proposer]] = {"format": [FormatProposer(program, chats), fewshot], "demos": [fewshot], "instruction": instruction}
     journal = Journal(run.path / "proposals.jsonl")
     adapter = SmoloptGEPAAdapter(task, program, lm, chains, journal)
 

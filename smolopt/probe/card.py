@@ -2,7 +2,8 @@
 
 One section per (model, task): verdict and rule budget first (what a reader acts on), then the
 tables behind them and two plots. When more than one (model, task) was probed, a side-by-side
-table opens the card; the CLI prints the same rows with rich.
+table opens the card; the CLI prints the same `summary_section` with rich. A free-text task's
+mean score is called "mean score", a label task's "accuracy" (`smolopt.report.score_name`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure  # a bare Figure renders through Agg: no pyplot state, no display
 
-from smolopt.adapters.formats import SEED
 from smolopt.probe.verdict import ECHO_KINDS, Measurement, TaskProbe
-from smolopt.report import markdown_table, pct
+from smolopt.report import Section, markdown_table, pct, score_name
 
 SUMMARY_HEADERS = (
     "model", "task", "seed accuracy", "parse raw", "parse chat", "parse json",
@@ -45,6 +45,11 @@ def best_few_shot(probe: TaskProbe) -> str:
     return f"{pct(best.mean)} @ {best.k}"
 
 
+def summary_section(probes: Sequence[TaskProbe]) -> Section:
+    """The side-by-side table: one row per (model, task)."""
+    return Section("capacity card", SUMMARY_HEADERS, [summary_row(probe) for probe in probes])
+
+
 def summary_row(probe: TaskProbe) -> tuple[str, ...]:
     """One row of the side-by-side table."""
     formats = {m.adapter: m for m in probe.formats()}
@@ -70,16 +75,16 @@ def format_table(probe: TaskProbe) -> str:
          f"{m.prompt_tokens_per_call:.0f}" if m.evaluated else "")
         for m in probe.formats()
     ]
-    return markdown_table(["adapter", "parse rate", "accuracy", "prompt tokens / call"], rows)
+    return markdown_table(["adapter", "parse rate", score_name(probe.labels), "prompt tokens / call"], rows)
 
 
 def format_axis_table(probe: TaskProbe) -> str:
     rows = [
-        ((m.name.removeprefix("ask ") if m.group == "ask" else str(SEED)) + (" (seed)" if m.group == "seed" else ""),
+        (m.format + (" (seed)" if m.group == "seed" else ""),
          _accuracy(m), _parse(m), f"{m.prompt_tokens_per_call:.0f}" if m.evaluated else "")
         for m in probe.format_axis()
     ]
-    return markdown_table(["format", "accuracy", "parse rate", "prompt tokens / call"], rows)
+    return markdown_table(["format", score_name(probe.labels), "parse rate", "prompt tokens / call"], rows)
 
 
 def load_table(probe: TaskProbe) -> str:
@@ -89,7 +94,7 @@ def load_table(probe: TaskProbe) -> str:
          f"{m.prompt_tokens_per_call:.0f}" if m.evaluated else "", str(m.estimated_prompt_tokens))
         for m in probe.rule_curve()
     ]
-    return markdown_table(["rules", "accuracy", "parse rate", "prompt tokens / call", "estimated prompt tokens"], rows)
+    return markdown_table(["rules", score_name(probe.labels), "parse rate", "prompt tokens / call", "estimated prompt tokens"], rows)
 
 
 def few_shot_table(probe: TaskProbe) -> str:
@@ -99,7 +104,7 @@ def few_shot_table(probe: TaskProbe) -> str:
             rows.append((p.k, p.orderings, pct(p.mean), pct(p.min), pct(p.max), f"{p.prompt_tokens_per_call:.0f}"))
         else:
             rows.append((p.k, 0, f"skipped: {p.skipped}", "", "", ""))
-    return markdown_table(["demos", "orderings", "mean accuracy", "min", "max", "prompt tokens / call"], rows)
+    return markdown_table(["demos", "orderings", f"{score_name(probe.labels)} (mean over orderings)", "min", "max", "prompt tokens / call"], rows)
 
 
 def echo_table(probe: TaskProbe) -> str:
@@ -142,9 +147,10 @@ def plot_instruction_load(probe: TaskProbe, path: Path) -> Path:
     points = [m for m in probe.rule_curve() if m.evaluated]
     ks = [m.k for m in points]
     fig, ax, xs = curve_axes(probe, ks)
-    ax.plot(xs, [m.accuracy for m in points], "o-", color="tab:blue", label="accuracy")
+    name = score_name(probe.labels)
+    ax.plot(xs, [m.accuracy for m in points], "o-", color="tab:blue", label=name)
     ax.set_xlabel("rules appended to the instruction")
-    ax.set_ylabel("accuracy", color="tab:blue")
+    ax.set_ylabel(name, color="tab:blue")
     ax.set_ylim(0, 1.05)
     budget = probe.rule_budget()
     ax.axvline(xs[ks.index(budget)], color="tab:red", linestyle="--", label=f"rule budget = {budget}")
@@ -165,9 +171,10 @@ def plot_few_shot(probe: TaskProbe, path: Path) -> Path:
     ks = [p.k for p in points]
     fig, ax, xs = curve_axes(probe, ks)
     ax.fill_between(xs, [p.min for p in points], [p.max for p in points], color="tab:green", alpha=0.25, label="min–max over orderings")
-    ax.plot(xs, [p.mean for p in points], "o-", color="tab:green", label="mean accuracy")
+    name = score_name(probe.labels)
+    ax.plot(xs, [p.mean for p in points], "o-", color="tab:green", label=f"{name} (mean over orderings)")
     ax.set_xlabel("demos")
-    ax.set_ylabel("accuracy")
+    ax.set_ylabel(name)
     ax.set_ylim(0, 1.05)
     ax.legend(loc="lower left", fontsize="small")
     ax.set_title(f"few-shot · {probe.model} · {probe.task}")
@@ -198,7 +205,8 @@ def card_markdown(probes: Sequence[TaskProbe]) -> str:
     """The whole card; the side-by-side table leads when more than one (model, task) was probed."""
     parts = ["# Capacity card"]
     if len(probes) > 1:
-        parts.append(markdown_table(SUMMARY_HEADERS, [summary_row(p) for p in probes]))
+        summary = summary_section(probes)
+        parts.append(markdown_table(summary.headers, summary.rows))
     parts += [section(p) for p in probes]
     return "\n\n".join(parts) + "\n"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import dspy
 
-from smolopt.candidate import apply_candidate
+from smolopt.candidate import apply_candidate, formats_of
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, Progress, evaluate
 from smolopt.probe.plan import ADAPTERS, ProbePlan, Variant
@@ -28,6 +28,7 @@ def _measurement(variant: Variant, **numbers: Any) -> Measurement:
         k=variant.k,
         ordering=variant.ordering,
         adapter=variant.adapter,
+        format=", ".join(sorted(set(formats_of(variant.candidate).values()))),
         estimated_prompt_tokens=variant.estimated_prompt_tokens,
         demo_ids=variant.demo_ids,
         **numbers,

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import dspy
 
 from smolopt.adapters import usable_formats
-from smolopt.adapters.formats import ALL, SEED, Format
-from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate
+from smolopt.adapters.formats import ALL, Format, seed_format
+from smolopt.candidate import apply_candidate, demos_key, encode_demos, format_key, is_instruction_key, seed_candidate, set_formats
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import task_adapter
 from smolopt.prompt_size import answer_tokens, estimate_prompt_tokens, prompt_room
@@ -123,6 +123,9 @@ def usable_formats_of(program: dspy.Module) -> list[Format]:
     return [fmt for fmt in ALL if all(fmt in each for each in usable)]
 
 
+NO_CHAT_TEMPLATE = "the model has no chat template (a base model)"
+
+
 def with_format(candidate: dict[str, str], program: dspy.Module, fmt: Format) -> dict[str, str]:
     """The candidate with every predictor asked in `fmt`."""
     return {**candidate, **{format_key(name): str(fmt) for name, _ in program.named_predictors()}}
@@ -137,12 +140,18 @@ def with_demos(candidate: dict[str, str], program: dspy.Module, task: Task, exam
     return built
 
 
-def _variants(task: Task, program: dspy.Module) -> list[Variant]:
-    """Every variant of the probe, in the order they run (the seed first: it anchors every curve)."""
+def _variants(task: Task, program: dspy.Module, chats: bool) -> list[Variant]:
+    """Every variant of the probe, in the order they run (the seed first: it anchors every curve).
+
+    Without a chat template (`chats` False) the seed is asked as plain text, and what needs chat
+    turns (DSPy's adapters, chat formats) is listed as skipped, so the card says why it is missing.
+    """
     seed = seed_candidate(program)
+    no_chat = "" if chats else NO_CHAT_TEMPLATE
     variants = [Variant("seed", "seed", seed)]
-    variants += [Variant(f"format {name}", "format", seed, adapter=name) for name in ADAPTERS if name != "raw"]
-    variants += [Variant(f"ask {fmt}", "ask", with_format(seed, program, fmt)) for fmt in usable_formats_of(program) if fmt != SEED]
+    variants += [Variant(f"format {name}", "format", seed, adapter=name, skipped=no_chat) for name in ADAPTERS if name != "raw"]
+    variants += [Variant(f"ask {fmt}", "ask", with_format(seed, program, fmt), skipped=no_chat if fmt.mode == "chat" else "")
+                 for fmt in usable_formats_of(program) if fmt != seed_format(chats)]
     variants += [Variant(f"rules {k}", "rules", with_lines(seed, task.rules[:k]), k=k) for k in rule_counts(len(task.rules)) if k]
     for k in DEMO_COUNTS[1:]:
         picked = balanced_demos(task, k)
@@ -160,7 +169,8 @@ def _variants(task: Task, program: dspy.Module) -> list[Variant]:
 
 
 def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbePlan:
-    """All variants for `spec` on `task`, each sized against the model's context.
+    """All variants for `spec` on `task`, each sized against the model's context. Whether the
+    model has a chat template is the spec's (`smolopt.backends.weights.with_gguf_facts` fills it in).
 
     A variant is skipped when its estimated prompt plus the program's answer budget (`answer_tokens`)
     exceeds `context_length`: a server asked for more than its context answers with an error,
@@ -169,8 +179,9 @@ def plan_probe(task: Task, spec: ModelSpec, n: int = DEFAULT_EXAMPLES) -> ProbeP
     if n < 1:
         raise SmoloptError(f"--examples must be at least 1 (got {n})")
     program = task.program()
+    set_formats(program, seed_format(spec.can("chat")))
     examples = task.split("val")[:n]
-    variants = _variants(task, program)
+    variants = _variants(task, program, spec.can("chat"))
     for variant in variants:
         if variant.skipped:
             continue

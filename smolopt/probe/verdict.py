@@ -28,6 +28,7 @@ class Measurement:
 
     name: str
     group: str
+    format: str = ""  # how RawTextAdapter asked ("completion score calibrated"), every predictor alike
     k: int = 0
     ordering: int = 0
     adapter: str = "raw"

@@ -6,9 +6,6 @@ import dspy
 
 INPUTS = ("trace",)
 GOLD = ("label",)
-LABELS = ("doom_loop", "api_confusion", "verbose_thinking", "making_progress")
-OUTPUT = "state"
-ANSWER = "label"
 
 
 class AgentState(dspy.Signature):

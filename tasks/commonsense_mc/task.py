@@ -6,9 +6,6 @@ import dspy
 
 INPUTS = ("question", "choices")
 GOLD = ("answer",)
-LABELS = ("A", "B", "C", "D", "E")
-OUTPUT = "answer"
-ANSWER = "answer"
 
 
 class CommonsenseMC(dspy.Signature):

@@ -8,8 +8,6 @@ import dspy
 
 INPUTS = ("question", "context")
 GOLD = ("answer", "supporting_titles")
-OUTPUT = "answer"
-ANSWER = "answer"
 
 
 def render_context(context) -> str:
@@ -55,7 +53,7 @@ class MultiHop(dspy.Module):
         r = self.reason(question=question, context=context)
         # Unparsed reason fields come back as None; the adapter leaves None inputs out of the prompt.
         pred = self.verify(question=question, context=context, bridge=r.get("bridge"), candidate=r.get("candidate"))
-        # The verify prediction is returned itself, so its parse-failure markers reach the evaluation core.
+        # The verify prediction is returned itself, with the first hop's fields added for the metric's feedback.
         pred.bridge = r.get("bridge")
         pred.candidate = r.get("candidate")
         return pred

@@ -6,9 +6,6 @@ import dspy
 
 INPUTS = ("text",)
 GOLD = ("label",)
-LABELS = ("positive", "negative", "neutral")
-OUTPUT = "sentiment"
-ANSWER = "label"
 
 
 class Sentiment(dspy.Signature):

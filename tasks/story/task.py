@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dspy
 
-from smolopt.metrics.judge import current as current_judge, why_none as why_no_judge
+from smolopt.metrics.judge import Judge
 from smolopt.metrics.parts import combine
 from smolopt.metrics.similarity import similarity_part, unavailable as similarity_unavailable
 from smolopt.metrics.word_range import word_range_part
@@ -12,15 +12,12 @@ from smolopt.references import read_references
 
 INPUTS = ("title", "genre", "characters_number", "words_range", "constraints")
 GOLD = ()
-OUTPUT = "story"
-ANSWER = "story"
-USES_JUDGE = True  # the judge's parts need a judge model (the registry's reflection model by default)
 
 # How much each part counts. Length and closeness to the teacher are measured on every machine;
 # the four judge parts only where a judge answers (their weight is then shared by the others).
 WEIGHTS = {"word range": 0.3, "similarity": 0.2, "genre fit": 0.1, "speakers": 0.1, "constraints": 0.15, "liking": 0.15}
 
-REFERENCES = read_references(Path(__file__).parent, OUTPUT)
+REFERENCES = read_references(Path(__file__).parent, "story")
 
 
 class WriteStory(dspy.Signature):
@@ -45,7 +42,8 @@ def demo(example: dspy.Example, predictor: str) -> dict | None:
     return None if reference is None else {**example.inputs().toDict(), "story": reference["story"]}
 
 
-def metric(example: dspy.Example, prediction: dspy.Prediction) -> dspy.Prediction:
+def metric(example: dspy.Example, prediction: dspy.Prediction, judge: Judge) -> dspy.Prediction:
+    """`judge`: the run's judge (the registry's reflection model by default); an absent one leaves its parts out."""
     story = prediction.get("story") or ""
     parts, dropped = [word_range_part(story, example.words_range)], {}
     reference = REFERENCES.get(example.id)
@@ -55,10 +53,7 @@ def metric(example: dspy.Example, prediction: dspy.Prediction) -> dspy.Predictio
         dropped["similarity"] = why
     else:
         parts.append(similarity_part(story, reference["story"]))
-    if (judge := current_judge()) is None:
-        dropped["judge"] = why_no_judge()
-    else:
-        judged, unread = judge.story_parts(example.toDict(), story)
-        parts += judged
-        dropped.update(unread)
+    judged, unread = judge.story_parts(example.toDict(), story)
+    parts += judged
+    dropped.update(unread)
     return combine(parts, WEIGHTS, dropped)

@@ -24,8 +24,9 @@ class FormatProposer:
 
     name = "format"
 
-    def __init__(self, program: dspy.Module):
-        self.usable = {name: usable_formats(predictor.signature) for name, predictor in program.named_predictors()}
+    def __init__(self, program: dspy.Module, chats: bool = True):
+        """`chats`: whether the student has a chat template (without one, only completion formats are proposed)."""
+        self.usable = {name: usable_formats(predictor.signature, chats) for name, predictor in program.named_predictors()}
         self._given: dict[str, set[Format]] = {}
 
     def propose(self, candidate: dict[str, str], component: str, records: Records) -> Proposed | None:

@@ -1,0 +1,51 @@
+"""`smolopt tune`: a LoRA on a task's train split, served by llama.cpp; prints its run directory."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub) -> None:
+    tu = sub.add_parser("tune", help="tune the student's weights (LoRA, CPU) on a task, in the program's own prompt format")
+    tu.add_argument("task", nargs="?", help="task name or folder (not needed with --resume)")
+    tu.add_argument("--model", default=None, help="model whose weights are tuned (an embedded entry, or any entry with gguf = PATH)")
+    tu.add_argument("--program", default=None, help="train for this program.json (default: the task's seed program in its best format)")
+    tu.add_argument("--format", default=None, help="train and serve in this format, e.g. 'completion score calibrated'")
+    tu.add_argument("--epochs", type=int, default=None, help="most epochs (val picks the best; default 8)")
+    tu.add_argument("--rank", type=int, default=None, help="LoRA rank (default 16)")
+    tu.add_argument("--resume", default=None, help="continue runs/<id> after a kill or Ctrl-C, from its last finished epoch")
+    tu.add_argument("--quiet", action="store_true", help="no progress bars")
+    tu.set_defaults(func=cmd_tune)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from smolopt.cli.console import console, print_notices, progress_line
+    from smolopt.cli.flags import refuse_with_resume
+    from smolopt.errors import SmoloptError
+    from smolopt.report import terminal
+    from smolopt.tune.commands import resume_tune, start_tune
+    from smolopt.tune.report import tune_report
+
+    for flag, value in (("--epochs", args.epochs), ("--rank", args.rank)):
+        if value is not None and value < 1:
+            raise SmoloptError(f"{flag} must be 1 or more, not {value}")
+    with progress_line("tune", args.quiet) as epochs_bar, progress_line("eval on test", args.quiet) as eval_bar:
+        def epoch_done(epoch, planned: int) -> None:
+            val = f" · val {100 * epoch.val_accuracy:.1f}%" if epoch.val_accuracy is not None else f" · val loss {epoch.val_loss:.3f}"
+            epochs_bar(epoch.epoch, planned, f"loss {epoch.loss:.3f}{val} · {epoch.seconds:.0f} s")
+
+        if args.resume:
+            refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--program": args.program, "--format": args.format,
+                                             "--epochs": args.epochs, "--rank": args.rank})
+            tuned = resume_tune(args.resume, registry=args.registry, epochs=epoch_done, progress=eval_bar)
+        elif not args.task:
+            raise SmoloptError("tune needs a TASK (or --resume runs/<id>)")
+        else:
+            tuned = start_tune(args.task, model=args.model, program_path=args.program, fmt=args.format, epochs=args.epochs,
+                               rank=args.rank, registry=args.registry, epochs_progress=epoch_done, progress=eval_bar)
+    if not args.quiet:
+        for line in terminal(tune_report(tuned)):
+            console.print(line)
+        print_notices(tuned.notices)
+    console.print(f"run saved to {tuned.run.path}")
+    return 0

@@ -1,0 +1,45 @@
+"""The tune command's front door: start a tune from flags, or resume one from its config.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from smolopt.errors import SmoloptError
+from smolopt.evaluation import Progress
+from smolopt.registry import load_registry
+from smolopt.runs import new_run
+from smolopt.scaffold import config_task, read_config, task_config
+from smolopt.tasks import load_task
+from smolopt.tune.result import Tuned
+from smolopt.tune.session import prepared_program, run_tune
+from smolopt.tune.train import MIN_TRAIN, EpochProgress, Settings
+
+
+def start_tune(task_ref: str, *, model: str | None = None, program_path: str | None = None, fmt: str | None = None,
+               epochs: int | None = None, rank: int | None = None, registry: str | Path | None = None,
+               epochs_progress: EpochProgress | None = None, progress: Progress | None = None) -> Tuned:
+    """`smolopt tune TASK`: everything is checked (task, model, program, format) before the run directory exists."""
+    registry_ = load_registry(registry)
+    task = load_task(task_ref)
+    spec = registry_.get(model)
+    program = prepared_program(task, program_path, fmt)
+    if len(task.split("train")) < MIN_TRAIN:
+        raise SmoloptError(f"task '{task.name}': tune needs at least {MIN_TRAIN} training examples, and its train split has {len(task.split('train'))}")
+    settings = Settings()
+    settings = replace(settings, epochs=epochs or settings.epochs, rank=rank or settings.rank, alpha=2 * (rank or settings.rank))
+    run = new_run("tune", task.name, {**task_config(task), "model": spec.public(), "program": program_path, "format": fmt,
+                                      "settings": asdict(settings)})
+    return run_tune(task, program, registry_, spec.name, settings, run, program_path=program_path, epochs=epochs_progress, progress=progress)
+
+
+def resume_tune(path: str | Path, *, registry: str | Path | None = None, epochs: EpochProgress | None = None,
+                progress: Progress | None = None) -> Tuned:
+    """`smolopt tune --resume runs/<id>`: the same tune, from its last finished epoch."""
+    run, config = read_config(path, "tune", lambda c: (config_task(c), c["model"]["name"], c.get("program"), c.get("format"),
+                                                      Settings(**{**c["settings"], "modules": tuple(c["settings"]["modules"])})))
+    task_ref, model, program_path, fmt, settings = config
+    registry_ = load_registry(registry)
+    task = load_task(task_ref)
+    program = prepared_program(task, program_path, fmt)
+    return run_tune(task, program, registry_, model, settings, run, program_path=program_path, epochs=epochs, progress=progress)

@@ -1,0 +1,39 @@
+"""The tune report: epochs, the one val chose, and base vs tuned on test (laid out once, see smolopt.report)."""
+
+from __future__ import annotations
+
+from smolopt.report import Report, Section, notice_facts, pct
+from smolopt.tune.arms import arm_rows
+from smolopt.tune.result import Tuned
+
+ARM_HEADERS = ["arm", "served", "test [95% CI]", "change [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
+
+
+def arms_section(rows: list[dict], title: str) -> Section:
+    """The arms table (`smolopt tune`'s two rows, `optimize --weights lora`'s four)."""
+    def interval(pair: list[float]) -> str:
+        return f"[{pct(pair[0])}, {pct(pair[1])}]"
+
+    return Section(title, ARM_HEADERS, [
+        [row["arm"], row["program"] + (" + adapter" if row["adapter"] else ""), f"{pct(row['accuracy'])} {interval(row['interval'])}",
+         f"{100 * row['change']:+.1f} pts {interval(row['change_interval'])}", f"{row['prompt_tokens_per_call']:.0f}",
+         f"{row['calls_per_example']:.2f}", f"{row['median_latency_s']:.3f}", f"{row['tune_seconds']:.0f}"]
+        for row in rows
+    ])
+
+
+def tune_report(tuned: Tuned) -> Report:
+    best = tuned.trained.best
+    epochs = Section("epochs (val picks the best)", ["epoch", "train loss", "val loss", "val accuracy", "seconds", ""], [
+        [e.epoch, f"{e.loss:.4f}", f"{e.val_loss:.4f}", pct(e.val_accuracy) if e.val_accuracy is not None else "—", f"{e.seconds:.1f}",
+         "chosen" if e.epoch == best.epoch else ""]
+        for e in tuned.trained.history
+    ])
+    facts = [("adapter", str(tuned.adapter)), ("tuning", f"{tuned.tune_seconds:.0f} s, peak memory {tuned.peak_memory_mb:.0f} MB"),
+             ("serve elsewhere", f"{tuned.run.path / 'serve.sh'} (llama-server), {tuned.run.path / 'Modelfile'} (Ollama)")]
+    if tuned.trained.resumed_from:
+        facts.append(("resumed", f"epochs 1–{tuned.trained.resumed_from} came from the checkpoint"))
+    if tuned.trained.skipped:
+        facts.append(("left out", f"{tuned.trained.skipped} training texts longer than the model's context"))
+    sections = [epochs] + ([arms_section(arm_rows(tuned.arms), "test split: base vs tuned weights")] if tuned.arms else [])
+    return Report(f"tune: {tuned.run.path.name}", facts + notice_facts(tuned.notices), sections)

@@ -1,0 +1,119 @@
+"""`smolopt tune`: a LoRA on the task's train split, in the program's own format, then base vs tuned on test.
+
+    runs/<id>/tune/last.pt, best.pt   per-epoch checkpoints (a killed tune resumes at its last epoch)
+    runs/<id>/adapter.gguf            the llama.cpp adapter, naming its base file and prompt format
+    runs/<id>/program.json            the program it was trained for, recording the adapter
+    runs/<id>/serve.sh, Modelfile     llama-server and Ollama, on the same base file
+    runs/<id>/results.json, report.md epochs, the chosen one, and both arms on test
+
+Training and serving never overlap: the transformers copy of the model is dropped before the
+llama.cpp server starts (two heavy processes on two cores slow each other down by 2x or more).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from pathlib import Path
+
+import dspy
+
+from smolopt.adapters.formats import CONFIG_KEY
+from smolopt.adapters.raw_text import usable_formats
+from smolopt.backends.weights import resolve_gguf
+from smolopt.candidate import formats_of, seed_candidate, set_format
+from smolopt.errors import SmoloptError
+from smolopt.evaluation import Progress
+from smolopt.evaluation import evaluate as evaluate_task
+from smolopt.program_io import load_program, save_program
+from smolopt.references import read_references
+from smolopt.registry import ModelSpec, Registry, with_adapter
+from smolopt.report import markdown
+from smolopt.runs import Run
+from smolopt.scaffold import run_scaffold
+from smolopt.tasks import Task
+from smolopt.tune.arms import Arm
+from smolopt.tune.base import load_base
+from smolopt.tune.examples import pairs, predictor_of
+from smolopt.tune.export import write_adapter
+from smolopt.tune.serving import write_serving_files
+from smolopt.tune.report import tune_report
+from smolopt.tune.result import Tuned
+from smolopt.tune.train import EpochProgress, Settings, Trained, train
+
+ADAPTER = "adapter.gguf"
+CHECKPOINTS = "tune"
+
+
+def in_best_format(program: dspy.Module) -> dspy.Module:
+    """The program with each predictor in the first format its signature can use, in the order
+    measured best for tiny models (completion, scored, calibrated first; see formats.ALL), unless
+    it already has a format of its own."""
+    built = program.deepcopy()
+    for name, predictor in built.named_predictors():
+        if CONFIG_KEY not in predictor.config:
+            set_format(predictor, str(usable_formats(predictor.signature)[0]), name)
+    return built
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def tune_weights(task: Task, program: dspy.Module, spec: ModelSpec, run: Run, settings: Settings,
+                 progress: EpochProgress | None = None) -> tuple[Trained, Path, float]:
+    """Train, export adapter.gguf and the serving files; returns (trained, adapter path, seconds)."""
+    if spec.gguf is None:
+        raise SmoloptError(f"model '{spec.name}' names no weights to tune: add gguf = \"PATH\" (the GGUF file your server loads) to its entry")
+    predictor_of(program)  # a multi-step program is refused before the weights load
+    started = time.perf_counter()
+    base_path = resolve_gguf(spec)
+    base = load_base(base_path, settings.threads)
+    references = None
+    if not task.labels:
+        references = {key: row[task.output] for key, row in read_references(task.path, task.output).items()}
+    train_pairs = pairs(task, program, task.split("train"), base.chat, references)
+    val_pairs = pairs(task, program, task.split("val"), base.chat, references)
+    trained = train(base, train_pairs, val_pairs, settings, run.path / CHECKPOINTS, progress)
+    adapter = write_adapter(run.path / ADAPTER, trained.lora, base.model, base_path, base.architecture, settings.alpha,
+                            base_name=spec.name, task=task.name, formats=formats_of(seed_candidate(program)))
+    write_serving_files(run.path, base_path, adapter, spec.temperature, spec.context_length)
+    del base
+    gc.collect()
+    return trained, adapter, time.perf_counter() - started
+
+
+def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | None, settings: Settings, run: Run,
+             *, program_path: str | None = None, epochs: EpochProgress | None = None, progress: Progress | None = None) -> Tuned:
+    """Tune in `run` (new, or one to resume), then evaluate base and tuned on test with the real server."""
+    spec = registry.get(model)
+    with run.continuable("tune", lambda: f"finished epochs are kept in {run.path / CHECKPOINTS}"):
+        trained, adapter, seconds = tune_weights(task, program, spec, run, settings, epochs)
+    memory = peak_memory_mb()
+    save_program(program, run.path / "program.json", task.name, adapter=adapter)
+    tuned_registry, tuned_name = with_adapter(registry, spec.name, adapter)
+    tuned = Tuned(run, trained, adapter, seconds, memory)
+    shown = f"{program_path or 'seed program'}, {', '.join(sorted(set(formats_of(seed_candidate(program)).values())))}"
+    with run_scaffold("tune", {}, tuned_registry, label=task.name, resume=run) as scaffold:
+        test = task.split("test")
+        for name, entry, path in (("base", spec.name, None), ("tuned", tuned_name, adapter)):
+            result = evaluate_task(task, program, test, scaffold.models.lm(entry), split="test", progress=progress)
+            tuned.arms.append(Arm(name, shown, str(path) if path else None, result, seconds if path else 0.0))
+        tuned.notices = scaffold.notices
+        scaffold.write_results(tuned.to_json(), markdown(tune_report(tuned)))
+    return tuned
+
+
+def prepared_program(task: Task, program_path: str | None, fmt: str | None) -> dspy.Module:
+    """The program a tune trains for: a saved one, or the task's seed program in its best format."""
+    from smolopt.adapters.formats import parse_format
+
+    program = load_program(task, program_path) if program_path else in_best_format(task.program())
+    if fmt:
+        chosen = parse_format(fmt, "--format")
+        for name, predictor in program.named_predictors():
+            set_format(predictor, str(chosen), name)
+    return program
+

@@ -1,0 +1,228 @@
+"""LoRA training on the CPU: loss on the target tokens only, val picks the epoch, resumable per epoch.
+
+The loss is taken on what the model should write after the prompt (the label tokens, or a
+reference text), never on the prompt: a 135M model that learns to reproduce the prompt learns
+nothing it is asked. Every epoch ends with a checkpoint (adapter weights, optimizer state, history)
+written atomically, so a tune killed mid-epoch resumes at the start of that epoch and loses only
+it. Shuffling is seeded per epoch and dropout is off, so a resumed tune takes the same steps as an
+uninterrupted one.
+
+Defaults from the spike behind issue 18 (sentiment, 78 training texts, SmolLM2-135M): LoRA r=16 on
+every linear layer, 8 epochs, reached 92.7% on test at about 30 s an epoch and 2.5 GB.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smolopt.errors import SmoloptError
+from smolopt.tune.base import Base
+from smolopt.tune.examples import Pair
+
+LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Above this many tokens in the longest training text, activations are recomputed in the backward
+# pass (gradient checkpointing): slower, but agent-monitor traces stay inside their memory target.
+CHECKPOINTING_FROM = 512
+IGNORE = -100  # transformers' label for "no loss here"
+MIN_TRAIN = 8
+
+EpochProgress = Callable[["Epoch", int], None]  # (finished epoch, epochs planned)
+
+
+@dataclass(frozen=True)
+class Settings:
+    rank: int = 16
+    alpha: int = 32
+    epochs: int = 8
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    patience: int = 3  # epochs without a better val score before stopping
+    modules: tuple[str, ...] = LINEAR
+    seed: int = 0
+    threads: int = 2
+
+
+@dataclass
+class Epoch:
+    epoch: int
+    loss: float  # mean training loss over the epoch's batches
+    val_loss: float
+    val_accuracy: float | None  # label tasks: the gold label scored highest, as the label scorer reads it
+    seconds: float
+
+    def better_than(self, other: Epoch | None) -> bool:
+        if other is None:
+            return True
+        if self.val_accuracy is not None and other.val_accuracy is not None and self.val_accuracy != other.val_accuracy:
+            return self.val_accuracy > other.val_accuracy
+        return self.val_loss < other.val_loss
+
+
+@dataclass
+class Trained:
+    history: list[Epoch]
+    best: Epoch
+    lora: dict[str, Any]  # peft state dict of the best epoch (HF module names → tensors)
+    skipped: int  # training texts longer than the model's context, left out
+    stopped_early: bool = False
+    resumed_from: int = 0  # epochs that came from the checkpoint
+    settings: dict = field(default_factory=dict)
+
+
+def _encode(base: Base, pairs: list[Pair], limit: int) -> tuple[list[Pair], list[tuple[list[int], list[int]]]]:
+    """The pairs that fit in `limit` tokens, and their (input ids, labels), labels IGNORE on the prompt."""
+    kept, encoded = [], []
+    for pair in pairs:
+        prompt, target = base.prompt_ids(pair.prompt), base.continuation_ids(pair.target)
+        if len(prompt) + len(target) <= limit:
+            kept.append(pair)
+            encoded.append((prompt + target, [IGNORE] * len(prompt) + target))
+    return kept, encoded
+
+
+def _batches(rows: list[tuple[list[int], list[int]]], size: int, pad: int):
+    import torch
+
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
+        width = max(len(ids) for ids, _ in chunk)
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, (tokens, targets) in enumerate(chunk):
+            ids[row, :len(tokens)] = torch.tensor(tokens)
+            labels[row, :len(targets)] = torch.tensor(targets)
+            mask[row, :len(tokens)] = 1
+        yield ids, labels, mask
+
+
+def _scored(model: Any, rows: list[tuple[list[int], list[int]]], size: int, pad: int) -> list[tuple[float, Any]]:
+    """Per row: the summed log-probability of its labelled tokens, and the log-probabilities of
+    every next token where its labels start (what a single-token label is read from)."""
+    import torch
+
+    scored = []
+    with torch.no_grad():
+        for ids, labels, mask in _batches(rows, size, pad):
+            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
+            targets = labels[:, 1:]
+            picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+            sums = (picked * (targets != IGNORE)).sum(dim=1)
+            for row in range(ids.shape[0]):
+                start = int((targets[row] != IGNORE).nonzero()[0])
+                scored.append((float(sums[row]), logprobs[row, start]))
+    return scored
+
+
+def _validate(base: Base, model: Any, pairs: list[Pair], val: list[tuple[list[int], list[int]]], settings: Settings) -> tuple[float, float | None]:
+    """Val loss (mean per target token), and for label tasks the share whose gold label scores highest.
+
+    Where every label is one token (sentiment's three), the label scores come from the same
+    forward pass as the loss, read at the first target position: a quarter of the cost of scoring
+    each label as its own sequence, which labels of several tokens still need.
+    """
+    scored = _scored(model, val, settings.batch_size, base.pad_id)
+    tokens = sum(sum(1 for t in labels if t != IGNORE) for _, labels in val)
+    loss = -sum(total for total, _ in scored) / max(tokens, 1)
+    labelled = [(pair, next_logprobs) for pair, (_, next_logprobs) in zip(pairs, scored) if pair.choices]
+    if not labelled:
+        return loss, None
+    right = 0
+    for pair, next_logprobs in labelled:
+        ids = [base.continuation_ids(choice) for choice in pair.choices]
+        if all(len(choice) == 1 for choice in ids):
+            scores = [float(next_logprobs[choice[0]]) for choice in ids]
+        else:
+            prompt = base.prompt_ids(pair.prompt)
+            rows = [(prompt + choice, [IGNORE] * len(prompt) + choice) for choice in ids]
+            scores = [total for total, _ in _scored(model, rows, settings.batch_size, base.pad_id)]
+        right += pair.choices[scores.index(max(scores))] == pair.target
+    return loss, right / len(labelled)
+
+
+def _save(path: Path, state: dict) -> None:
+    """torch.save atomically: a kill during the write leaves the previous checkpoint."""
+    import torch
+
+    partial = path.with_suffix(".partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: Settings, checkpoints: Path,
+          progress: EpochProgress | None = None) -> Trained:
+    """Train a LoRA on `base.model` in place (it becomes a peft model) and return the best epoch's weights.
+
+    A `checkpoints` folder holding `last.pt` from an earlier, interrupted call resumes from it.
+    """
+    import torch
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
+
+    limit = int(getattr(base.model.config, "max_position_embeddings", 2048))
+    kept, train_rows = _encode(base, train_pairs, limit)
+    skipped = len(train_pairs) - len(kept)
+    val_pairs, val_rows = _encode(base, val_pairs, limit)
+    if len(train_rows) < MIN_TRAIN:
+        raise SmoloptError(f"tune needs at least {MIN_TRAIN} training examples that fit the model's context; this task has {len(train_rows)}")
+    if not val_rows:
+        raise SmoloptError("tune needs validation examples to choose the epoch; the task's val split has none that fit")
+    torch.manual_seed(settings.seed)
+    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, target_modules=list(settings.modules), bias="none")
+    model = get_peft_model(base.model, config)
+    if max(len(ids) for ids, _ in train_rows) > CHECKPOINTING_FROM:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate, weight_decay=0.0)
+
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    last, best_file = checkpoints / "last.pt", checkpoints / "best.pt"
+    history: list[Epoch] = []
+    best: Epoch | None = None
+    if last.is_file():
+        state = torch.load(last, weights_only=False)
+        if state["settings"] != asdict(settings):
+            raise SmoloptError(f"{last}: a checkpoint of a tune with other settings ({state['settings']}); start a new tune")
+        set_peft_model_state_dict(model, state["lora"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = [Epoch(**row) for row in state["history"]]
+        best = next(e for e in history if e.epoch == state["best_epoch"])
+    resumed_from = len(history)
+
+    stopped_early = False
+    for epoch in range(len(history) + 1, settings.epochs + 1):
+        if best is not None and epoch - best.epoch > settings.patience:
+            stopped_early = True
+            break
+        started = time.perf_counter()
+        model.train()
+        order = train_rows[:]
+        random.Random(settings.seed * 1009 + epoch).shuffle(order)
+        losses = []
+        for ids, labels, mask in _batches(order, settings.batch_size, base.pad_id):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+            losses.append(loss.item())
+        model.eval()
+        val_loss, val_accuracy = _validate(base, model, val_pairs, val_rows, settings)
+        row = Epoch(epoch, sum(losses) / len(losses), val_loss, val_accuracy, time.perf_counter() - started)
+        if not all(math.isfinite(x) for x in (row.loss, row.val_loss)):
+            raise SmoloptError(f"tune diverged at epoch {epoch} (loss {row.loss}); try a lower learning rate")
+        history.append(row)
+        lora = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+        if row.better_than(best):
+            best = row
+            _save(best_file, {"epoch": epoch, "lora": lora})
+        _save(last, {"settings": asdict(settings), "lora": lora, "optimizer": optimizer.state_dict(),
+                     "history": [asdict(e) for e in history], "best_epoch": best.epoch})
+        if progress:
+            progress(row, settings.epochs)
+    weights = torch.load(best_file, weights_only=False)["lora"]
+    return Trained(history, best, weights, skipped, stopped_early, resumed_from, asdict(settings))

@@ -1,0 +1,157 @@
+"""A user tunes the embedded model's weights on a task, and serves the adapter with llama.cpp.
+
+The round trip is the one that matters: what transformers learned must be what llama.cpp serves.
+Label agreement alone hides a wrong q/k row order (93.8% on sentiment either way in the spike), so
+the test also bounds the log-probability gap between the two (0.62 with the rows wrong, 0.11 right).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task
+
+pytest.importorskip("peft", reason="the tune extra (scripts/setup.sh installs it)")
+
+from smolopt.adapters.completion import completion_prompt  # noqa: E402
+from smolopt.adapters.label_scorer import next_tokens, text_model  # noqa: E402
+from smolopt.adapters.scoring import label_logprobs  # noqa: E402
+from smolopt.tasks import load_task  # noqa: E402
+
+HELD = 40
+
+
+def run_dir_of(stdout: str) -> Path:
+    line = next(line for line in stdout.splitlines() if line.startswith("run saved to "))
+    return Path(line.removeprefix("run saved to ").strip())
+
+
+@pytest.fixture(scope="module")
+def sentiment_tune(tmp_path_factory, registry_path):
+    """`smolopt tune sentiment` for two epochs: the run folder a user gets."""
+    tmp = tmp_path_factory.mktemp("tune")
+    done = subprocess.run(cli_command("--registry", str(registry_path), "tune", "sentiment", "--epochs", "2", "--quiet"),
+                          capture_output=True, text=True, env=cli_env(tmp), cwd=tmp, timeout=900)
+    assert done.returncode == 0, done.stderr
+    return tmp / run_dir_of(done.stdout), done
+
+
+def test_a_tune_leaves_an_adapter_and_everything_to_serve_it(sentiment_tune):
+    run, done = sentiment_tune
+    for name in ("adapter.gguf", "program.json", "serve.sh", "Modelfile", "results.json", "report.md"):
+        assert (run / name).is_file(), name
+    results = json.loads((run / "results.json").read_text())
+    assert [arm["arm"] for arm in results["arms"]] == ["base", "tuned"]
+    assert [e["epoch"] for e in results["epochs"]] == [1, 2]
+    assert results["best_epoch"] in (1, 2)
+    saved = json.loads((run / "program.json").read_text())["smolopt"]
+    assert saved["adapter"] == "adapter.gguf" and saved["formats"] == {"self": "completion score calibrated"}
+    assert "--lora" in (run / "serve.sh").read_text() and "ADAPTER" in (run / "Modelfile").read_text()
+    assert "base" in done.stdout and "tuned" in done.stdout
+
+
+def test_tuned_weights_beat_the_base_model_on_test(sentiment_tune):
+    results = json.loads((sentiment_tune[0] / "results.json").read_text())
+    base, tuned = results["arms"]
+    assert tuned["accuracy"] > base["accuracy"] + 0.1, (base["accuracy"], tuned["accuracy"])
+
+
+def test_transformers_and_llama_cpp_agree_on_the_tuned_model(sentiment_tune, registry):
+    """Same 40 held prompts, labels scored by transformers (peft in memory) and by llama.cpp with adapter.gguf."""
+    import torch
+    from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
+
+    from smolopt.backends import Models
+    from smolopt.backends.weights import resolve_gguf
+    from smolopt.registry import with_adapter
+    from smolopt.tune.base import load_base
+    from smolopt.tune.train import Settings
+
+    run = sentiment_tune[0]
+    task = load_task("sentiment")
+    signature = task.program().signature
+    held = task.split("test")[:HELD]
+    prompts = [completion_prompt(signature, [], {"text": example.text}) for example in held]
+    labels = list(task.labels)
+
+    spec = registry.get("smollm2-135m")
+    base = load_base(resolve_gguf(spec), threads=2)
+    settings = Settings()
+    model = get_peft_model(base.model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=list(settings.modules)))
+    set_peft_model_state_dict(model, torch.load(run / "tune" / "best.pt", weights_only=False)["lora"])
+    model.eval()
+    ours = []
+    with torch.no_grad():
+        for prompt in prompts:
+            ids = base.prompt_ids(prompt)
+            logits = torch.log_softmax(model(input_ids=torch.tensor([ids])).logits[0, -1].float(), dim=-1)
+            first = {label: float(logits[base.continuation_ids(" " + label)[0]]) for label in labels}
+            total = torch.logsumexp(torch.tensor(list(first.values())), dim=0).item()
+            ours.append({label: value - total for label, value in first.items()})
+    del model, base
+
+    tuned_registry, name = with_adapter(registry, "smollm2-135m", run / "adapter.gguf")
+    with Models(tuned_registry) as models:
+        client = text_model(models.lm(name))
+        served = [label_logprobs(next_tokens(client, prompt), labels) for prompt in prompts]
+    agree = sum(max(a, key=a.get) == max(b, key=b.get) for a, b in zip(ours, served)) / HELD
+    gap = statistics.mean(abs(a[label] - b[label]) for a, b in zip(ours, served) for label in labels)
+    assert agree >= 0.95, agree
+    assert gap < 0.3, gap
+
+
+def test_eval_serves_a_tuned_program_with_its_adapter(sentiment_tune, smolopt_cli):
+    run = sentiment_tune[0]
+    done = smolopt_cli("eval", "sentiment", "--split", "val", "--program", str(run / "program.json"))
+    assert done.returncode == 0, done.stderr
+    assert "+" in done.stdout  # the model column names the adapter
+
+
+def test_an_adapter_is_refused_on_another_base_model(sentiment_tune, tmp_path):
+    """The SmolLM2 adapter put on the shipped Gemma entry: refused before any server starts."""
+    done = run_smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "eval", "sentiment", "--model", "gemma3-270m",
+                       "--adapter", str(sentiment_tune[0] / "adapter.gguf"))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "tuned on base 'smollm2-135m'" in done.stderr
+
+
+def test_a_corrupt_adapter_file_is_one_line(sentiment_tune, smolopt_cli, tmp_path):
+    broken = tmp_path / "adapter.gguf"
+    broken.write_bytes((sentiment_tune[0] / "adapter.gguf").read_bytes()[:5000])
+    done = smolopt_cli("eval", "sentiment", "--adapter", str(broken))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "not a readable GGUF adapter" in done.stderr
+
+
+def test_a_task_with_too_few_training_examples_is_refused(smolopt_cli, tmp_path):
+    folder = small_task("sentiment", tmp_path / "tiny_sentiment", per_split=5)
+    done = smolopt_cli("tune", str(folder))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "at least 8 training examples" in done.stderr
+
+
+def test_a_tune_killed_mid_epoch_resumes_from_its_last_epoch(registry_path, tmp_path):
+    """kill -9 during epoch 2; --resume keeps epoch 1 as it was and finishes the rest."""
+    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=16)
+    args = ("--registry", str(registry_path), "tune", str(folder), "--epochs", "3", "--quiet")
+    process = subprocess.Popen(cli_command(*args), env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 600
+    while time.time() < deadline and not list((tmp_path / "runs").glob("*/tune/last.pt")):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    run = next((tmp_path / "runs").glob("*"))
+    done = subprocess.run(cli_command("--registry", str(registry_path), "tune", "--resume", str(run), "--quiet"),
+                          capture_output=True, text=True, env=cli_env(tmp_path), cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((run / "results.json").read_text())
+    assert results["resumed_from_epoch"] >= 1
+    assert [e["epoch"] for e in results["epochs"]] == [1, 2, 3]
+    assert (run / "adapter.gguf").is_file()
