@@ -14,8 +14,8 @@ from smolopt.adapters.formats import parse_format, seed_format
 from smolopt.candidate import set_formats
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, ExampleResult, Progress, evaluate
-from smolopt.program_io import load_program
-from smolopt.registry import load_registry
+from smolopt.program_io import load_program, saved_adapter
+from smolopt.registry import load_registry, with_adapter
 from smolopt.report import eval_report, markdown, outputs_markdown
 from smolopt.runs import Run
 from smolopt.scaffold import Scaffold, config_task, read_config, run_scaffold, task_config
@@ -33,6 +33,7 @@ def run_eval(
     fmt: str | None = None,
     judge: str | None = None,
     refine: int = 1,
+    adapter: str | None = None,
     registry: str | Path | None = None,
     run: Run | None = None,
     progress: Progress | None = None,
@@ -43,19 +44,23 @@ def run_eval(
     notices say so). `refine`: generations per example, each retry told the last one's feedback.
     Results are kept as examples finish; when the server goes down for good, the finished ones are
     written to results.json (marked incomplete) and the error names the command that continues.
-    A resumed run (`resume_eval`) serves every finished call from the run's cache.
+    A resumed run (`resume_eval`) serves every finished call from the run's cache. `adapter`: a
+    LoRA adapter.gguf served on the embedded model (default: the one a tuned program.json records).
     """
     if refine < 1:
         raise SmoloptError(f"--refine must be 1 or more generations per example, not {refine}")
     registry_ = load_registry(registry)
     task = load_task(task_ref)
+    adapter = adapter or (str(found) if program_path and (found := saved_adapter(program_path)) else None)
+    if adapter:
+        registry_, model = with_adapter(registry_, model, adapter)
     spec = registry_.get(model)
     examples = task.split(split)
     program = load_program(task, program_path) if program_path else task.program()
     if fmt:
         set_formats(program, parse_format(fmt, "--format"))
     config = {**task_config(task), "split": split, "model": spec.public(), "program": program_path, "format": fmt,
-              "judge": judge, "refine": refine}
+              "judge": judge, "refine": refine, "adapter": adapter}
     finished: list[ExampleResult] = []
 
     def keep_finished(scaffold: Scaffold) -> str:
@@ -78,9 +83,10 @@ def run_eval(
 
 
 def _eval_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    return {"task_ref": config_task(config), "split": config["split"], "model": config["model"]["name"],
+    # The entry's own name: an adapter's entry is made again from "adapter" on resume.
+    return {"task_ref": config_task(config), "split": config["split"], "model": config["model"]["name"].split("+", 1)[0],
             "program_path": config.get("program"), "fmt": config.get("format"), "judge": config.get("judge"),
-            "refine": int(config.get("refine") or 1)}
+            "refine": int(config.get("refine") or 1), "adapter": config.get("adapter")}
 
 
 def resume_eval(path: str | Path, *, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[EvalResult, Run, list[str]]:

@@ -73,6 +73,11 @@ def pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def points(fraction: float) -> str:
+    """A change between two shares, in percentage points with its sign."""
+    return f"{100 * fraction:+.1f}"
+
+
 def distribution(result: EvalResult, predicted: Counter | None = None) -> str:
     """'positive 18 (gold 8) · negative 3 (gold 8) …': the bias at a glance (of `predicted`, default the answers)."""
     predicted, gold = predicted or result.predicted_distribution(), result.gold_distribution()
@@ -89,6 +94,12 @@ def offers_cell(declared: Sequence[str], found: dict[str, bool] | None) -> str:
         return shown
     surprises = [f"{name}: {'found, not declared' if ok else 'declared, not found'}" for name, ok in found.items() if ok != (name in declared)]
     return f"{shown} (checked{': ' + '; '.join(surprises) if surprises else ', as declared'})"
+
+
+def kind_cell(variant: str | None, chat_template: bool | None) -> str:
+    """'base, no chat template', 'instruct, chat template'; what is not known is left out ('?' when nothing is)."""
+    template = {True: "chat template", False: "no chat template", None: ""}[chat_template]
+    return ", ".join(part for part in (variant or "", template) if part) or "?"
 
 
 def eval_rows(result: EvalResult) -> list[tuple[str, str]]:

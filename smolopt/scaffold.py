@@ -86,7 +86,10 @@ def run_scaffold(
     directory behind.
     """
     run = resume or new_run(command, label, config)
-    with run.discarded_if_unused(), run.models(registry) as models:
+    # Only a directory made here is removed again: a resumed run (or a tune's, holding its
+    # checkpoints and adapter before any model call) keeps what it had.
+    discarded = run.discarded_if_unused() if resume is None else contextlib.nullcontext(run)
+    with discarded, run.models(registry) as models:
         scaffold = Scaffold(run, models)
         with run.continuable(command, lambda: kept(scaffold), again):
             yield scaffold

@@ -82,3 +82,22 @@ def test_formats_read_and_write_as_text():
     assert str(SEED) == "chat generate"
     with pytest.raises(SmoloptError, match="--format: 'chat generate calibrated' is not a format"):
         parse_format("chat generate calibrated", "--format")
+
+
+def test_a_shared_first_token_that_cannot_change_the_winner_costs_no_extra_call():
+    """" N" begins " Negative" and " Neutral", but " positive" wins however it splits."""
+    next_tokens, asked = table({"": {" positive": 0.6, " N": 0.2, " negative": 0.1, " neutral": 0.05}})
+    as_is = {"positive": 1.0, "negative": 1.0, "neutral": 1.0}
+    assert best(label_logprobs(next_tokens, ["positive", "negative", "neutral"], [as_is])) == "positive" and asked == [""]
+
+
+def test_a_shared_first_token_that_could_change_the_winner_is_followed():
+    entries = {"": {" positive": 0.3, " N": 0.4, " negative": 0.2, " neutral": 0.05}, " N": {"egative": 0.9, "eutral": 0.1}}
+    labels = ["positive", "negative", "neutral"]
+    next_tokens, asked = table(entries)
+    walked, every = label_logprobs(next_tokens, labels, [dict.fromkeys(labels, 1.0)]), label_logprobs(table(entries)[0], labels)
+    assert asked == ["", " N"] and best(walked) == best(every) == "negative"
+    # calibration can make a split matter that does not matter as is: then it is followed too
+    next_tokens, asked = table({"": {" positive": 0.6, " N": 0.2, " negative": 0.1, " neutral": 0.05}, " N": {"eutral": 1.0}})
+    label_logprobs(next_tokens, labels, [dict.fromkeys(labels, 1.0), {"positive": 1.0, "negative": 1.0, "neutral": 4.0}])
+    assert asked == ["", " N"]

@@ -54,7 +54,9 @@ def test_a_tune_leaves_an_adapter_and_everything_to_serve_it(sentiment_tune):
     saved = json.loads((run / "program.json").read_text())["smolopt"]
     assert saved["adapter"] == "adapter.gguf" and saved["formats"] == {"self": "completion score calibrated"}
     assert "--lora" in (run / "serve.sh").read_text() and "ADAPTER" in (run / "Modelfile").read_text()
-    assert "base" in done.stdout and "tuned" in done.stdout
+    report = (run / "report.md").read_text()
+    assert "| base |" in report and "| tuned |" in report
+    assert done.stderr.strip() == "", done.stderr  # --quiet: no bars, and no library warnings either
 
 
 def test_tuned_weights_beat_the_base_model_on_test(sentiment_tune):

@@ -35,7 +35,7 @@ def runs(registry_path, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("view")
     sentiment = small_task("sentiment", work / "sentiment_small", 8)
     story = small_task("story", work / "story_small", 2)
-    for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "24", "--reflection", "none"),
+    for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "40", "--reflection", "none"),
                  ("eval", str(story), "--judge", "none")):
         done = run_smolopt(work, "--registry", str(registry_path), *args, "--quiet")
         assert done.returncode == 0, done.stderr
@@ -104,16 +104,25 @@ def test_an_optimize_run_shows_its_report_and_prompts_side_by_side_with_a_diff(v
     page.goto(f"{view}/runs/{run.name}/")
     assert "Accepted candidates" in page.locator("#report").inner_text()  # the report's own tables
     assert page.locator("#report table").count() >= 3
+    seed, best = results["seed_candidate"], results["best_candidate"]
+    predictor = next(key for key in seed if not key.endswith((".demos", ".format")))
     sides = page.locator(".candidate")
     assert sides.first.get_attribute("data-label") == "seed"
-    seed_demos = sum(len(json.loads(text)) for key, text in results["seed_candidate"].items() if key.endswith(".demos"))
-    assert f"demos {seed_demos}" in sides.first.inner_text()
-    if results["best_candidate"] != results["seed_candidate"]:
-        chosen = sides.last
-        assert "chosen" in chosen.get_attribute("data-label")
-        assert results["best_candidate"]["predict.format"] in chosen.inner_text()
-        best_demos = json.loads(results["best_candidate"]["predict.demos"])
-        assert chosen.locator("ol.demos li").count() == len(best_demos)
+    assert sides.first.locator("ins, del").count() == 0  # the seed against itself
+    assert seed[predictor].strip() in sides.first.locator(".diff").inner_text()
+    kept = {row["candidate"]: row.get("prompt") for row in results["iterations"]}
+    assert sides.count() >= 2, "no candidate beside the seed: the run shipped the seed and its rows keep no candidate texts"
+    for index in range(1, sides.count()):
+        side = sides.nth(index)
+        number = int(re.search(r"candidate (\d+)", side.get_attribute("data-label")).group(1))
+        texts = kept.get(number) or best  # "chosen (candidate n)": the shipped candidate, results.json's best
+        demos = json.loads(texts[predictor + ".demos"])
+        assert f"format {texts[predictor + '.format']} demos {len(demos)}" in " ".join(side.inner_text().split())
+        added = " ".join(side.locator("ins").all_inner_texts())
+        if texts[predictor + ".format"] != seed[predictor + ".format"]:
+            assert texts[predictor + ".format"].split()[-1] in added
+        for demo in demos:  # few-shot injection's demos show as added against the seed's none
+            assert " ".join(str(demo["text"]).split()[:4]) in added
     page.locator("#proposals summary").click()
     assert page.locator("#proposals tbody tr").count() == len(results["proposals"])
     # the two test evaluations compared: which examples flipped
@@ -191,8 +200,23 @@ def test_paths_outside_the_runs_folder_are_refused_with_404(view, runs, page):
     run = only_run(runs, "*-eval-sentiment_small")
     for path in (f"/runs/{run.name}/files/leak.json",  # a symlink to a file outside
                  f"/runs/{run.name}/files/..%2F..%2Fsecret.json", f"/runs/{run.name}/files/%2e%2e/%2e%2e/secret.json",
-                 f"/runs/..%2Fsecret.json/files/x.json", f"/runs/{run.name}/files/cache.sqlite"):
+                 "/runs/..%2Fsecret.json/files/x.json", f"/runs/{run.name}/files/cache.sqlite"):
         response = page.goto(view + path)
         assert response.status == 404, path
         assert "outside the runs folder" not in page.content()
     assert page.goto(f"{view}/runs/{run.name}/files/report.md").status == 200
+
+
+def test_ratings_are_summarized_by_origin_with_intervals_and_the_share_taken_for_a_person():
+    from smolopt.view.ratings import rating_rows, summarize
+
+    def rated(origin: str, score: int, guess: str) -> dict:
+        return {"origin": origin, "rater": f"r{score}", "coherence": score, "fluency": score, "fit": score, "liking": score, "guess": guess}
+
+    rows = [rated("model: m", 2, "model"), rated("model: m", 4, "person"), rated("reference: people", 5, "person")]
+    model, reference = summarize(rows)
+    assert (model.origin, model.ratings, model.raters) == ("model: m", 2, 2)
+    assert model.means["coherence"].value == 3.0 and model.means["coherence"].low == 2.0 and model.means["coherence"].high == 4.0
+    assert model.taken_for_person.value == 0.5 and reference.taken_for_person.value == 1.0
+    assert rating_rows([reference])[0] == ["reference: people", "1 (1)", "5.00 [5.00, 5.00]", "5.00 [5.00, 5.00]", "5.00 [5.00, 5.00]",
+                                           "5.00 [5.00, 5.00]", "100% [100, 100]"]

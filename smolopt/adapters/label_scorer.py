@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from smolopt.adapters.scoring import NeedsContinuation, NoLogprobs, NextTokens, best, calibrate, label_logprobs
+from smolopt.adapters.scoring import (
+    NeedsContinuation, NextTokens, NoLogprobs, best, calibrate, calibration_weights, label_logprobs,
+)
 from smolopt.parallel import map_in_order
 
 CONTENT_FREE = ("N/A", "", "[MASK]")
@@ -110,11 +112,18 @@ class LabelScorer:
         labels: Sequence[str],
         calibrated: bool,
     ) -> Scored:
-        """Raises NoLogprobs (the server gives none), NeedsContinuation or EndOfText (this example)."""
-        logprobs = label_logprobs(next_tokens(model, build(inputs)), labels)
+        """Raises NoLogprobs (the server gives none), NeedsContinuation or EndOfText (this example).
+
+        Only the winners matter (before calibration, and after it when calibrated), so a first
+        token that several labels share is followed only when it could change one of them.
+        """
+        as_is = dict.fromkeys(labels, 1.0)
         if not calibrated:
+            logprobs = label_logprobs(next_tokens(model, build(inputs)), labels, [as_is])
             return Scored(best(logprobs), logprobs, best(logprobs))
-        adjusted = calibrate(logprobs, self.priors(model, build, inputs, labels))
+        priors = self.priors(model, build, inputs, labels)
+        logprobs = label_logprobs(next_tokens(model, build(inputs)), labels, [as_is, calibration_weights(labels, priors)])
+        adjusted = calibrate(logprobs, priors)
         return Scored(best(adjusted), adjusted, best(logprobs))
 
     def priors(self, model: TextModel, build: Callable[[Mapping[str, Any]], Prompt], inputs: Mapping[str, Any], labels: Sequence[str]) -> list[dict[str, float]]:

@@ -46,7 +46,9 @@ class Models:
         if spec.provider == "embedded":
             servers = [EmbeddedServer(spec, replica) for replica in range(spec.replicas)]
             self._servers.extend(servers)
-            return [server.start() for server in servers]
+            for server in servers:
+                server.launch()
+            return [server.ready() for server in servers]
         spec.api_key()  # a missing key is reported before any request is made
         urls = [url.rstrip("/") for url in spec.urls()]
         live = [url for url in urls if is_serving(url, timeout=min(spec.timeout, 5.0))]

@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)  # transformers and peft announce renames on every tune
     import dspy  # noqa: F401  (dspy sets up its loggers on import; quiet them afterwards)
 
     logging.getLogger("dspy").setLevel(logging.ERROR)  # truncation notices: smolopt's tables report these

@@ -45,7 +45,7 @@ class Judge:
 
     def __init__(self, lm: dspy.LM | None, name: str, why_absent: str = ""):
         self.lm, self.name, self.why_absent = lm, name, why_absent
-        self.predict = dspy.Predict(JudgeStory, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS)
+        self.predict = dspy.Predict(JudgeStory, temperature=0.0, max_tokens=JUDGE_MAX_TOKENS) if lm is not None else None
 
     @classmethod
     def absent(cls, why: str) -> Judge:
@@ -57,7 +57,7 @@ class Judge:
         judge leaves them all out, as "judge" with its reason."""
         from smolopt.adapters import RawTextAdapter  # the adapters package registers field options on import
 
-        if self.lm is None:
+        if self.predict is None:
             return [], {"judge": self.why_absent}
         with dspy.context(lm=self.lm, adapter=RawTextAdapter()):
             verdict = self.predict(**{key: brief[key] for key in ("title", "genre", "characters_number", "constraints")}, story=story)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from smolopt.adapters.formats import SEED
 from smolopt.candidate import decode_demos, demos_key, format_key, is_instruction_key
 from smolopt.optimize.result import Choice, IterationRow, OptimizeResult
-from smolopt.report import Report, Section, notice_facts, pct
+from smolopt.report import Report, Section, notice_facts, pct, points
 
 ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "format", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
@@ -74,10 +74,6 @@ def part_rows(result: OptimizeResult) -> list[list[str]]:
          f"{after[name] - before[name]:+.3f}" if name in before and name in after else "-"]
         for name in dict.fromkeys([*before, *after])
     ]
-
-
-def points(fraction: float) -> str:
-    return f"{100 * fraction:+.1f}"
 
 
 def render_prompt(candidate: dict[str, str], predictor: str) -> str:

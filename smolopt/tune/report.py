@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from smolopt.report import Report, Section, notice_facts, pct
+from smolopt.report import Report, Section, notice_facts, pct, points
 from smolopt.tune.arms import arm_rows
 from smolopt.tune.result import Tuned
 
-ARM_HEADERS = ["arm", "served", "test [95% CI]", "change [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
+ARM_HEADERS = ["arm", "prompt", "weights", "test [95% CI]", "change, points [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
 
 
 def arms_section(rows: list[dict], title: str) -> Section:
     """The arms table (`smolopt tune`'s two rows, `optimize --weights lora`'s four)."""
-    def interval(pair: list[float]) -> str:
-        return f"[{pct(pair[0])}, {pct(pair[1])}]"
-
     return Section(title, ARM_HEADERS, [
-        [row["arm"], row["program"] + (" + adapter" if row["adapter"] else ""), f"{pct(row['accuracy'])} {interval(row['interval'])}",
-         f"{100 * row['change']:+.1f} pts {interval(row['change_interval'])}", f"{row['prompt_tokens_per_call']:.0f}",
-         f"{row['calls_per_example']:.2f}", f"{row['median_latency_s']:.3f}", f"{row['tune_seconds']:.0f}"]
+        [row["arm"], row["program"], "adapter" if row["adapter"] else "base",
+         f"{pct(row['accuracy'])} [{pct(row['interval'][0])}, {pct(row['interval'][1])}]",
+         f"{points(row['change'])} [{points(row['change_interval'][0])}, {points(row['change_interval'][1])}]",
+         f"{row['prompt_tokens_per_call']:.0f}", f"{row['calls_per_example']:.2f}", f"{row['median_latency_s']:.3f}",
+         f"{row['tune_seconds']:.0f}"]
         for row in rows
     ])
 
@@ -29,7 +28,7 @@ def tune_report(tuned: Tuned) -> Report:
          "chosen" if e.epoch == best.epoch else ""]
         for e in tuned.trained.history
     ])
-    facts = [("adapter", str(tuned.adapter)), ("tuning", f"{tuned.tune_seconds:.0f} s, peak memory {tuned.peak_memory_mb:.0f} MB"),
+    facts = [("trained for", tuned.arms[0].program if tuned.arms else "—"), ("adapter", str(tuned.adapter)), ("tuning", f"{tuned.tune_seconds:.0f} s, peak memory {tuned.peak_memory_mb:.0f} MB"),
              ("serve elsewhere", f"{tuned.run.path / 'serve.sh'} (llama-server), {tuned.run.path / 'Modelfile'} (Ollama)")]
     if tuned.trained.resumed_from:
         facts.append(("resumed", f"epochs 1–{tuned.trained.resumed_from} came from the checkpoint"))

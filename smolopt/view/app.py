@@ -48,6 +48,11 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(status_code=404, detail=what)
 
 
+def served_files(run: RunFolder) -> list[str]:
+    """The run's files a page links to (a link out of the run folder is not one of them)."""
+    return sorted(p.name for p in run.path.iterdir() if p.suffix in SERVED and inside(run.path, p.name) and p.is_file())
+
+
 def create_app(runs_root: Path) -> FastAPI:
     """The view over `runs_root` (its runs are read when asked for, so new runs appear on reload)."""
     index = RunsIndex(runs_root)
@@ -110,11 +115,11 @@ def create_app(runs_root: Path) -> FastAPI:
         results = run.results or {}
         return page(
             request, "run.html", run=run, report=report_html(report_text, files_url) if report else "", report_name=report.name if report else "",
-            plots=plots, files_url=files_url, files=sorted(p.name for p in run.path.iterdir() if p.suffix in SERVED and p.is_file()),
+            plots=plots, files_url=files_url, files=served_files(run),
             prompts=prompt_table(results), arms=generic_table(results.get("arms")), proposals=results.get("proposals") or [],
             rating_headers=ratings.RATING_HEADERS, rating_rows=summary, ratings_problem=ratings_problem,
             eval_name=name, examples=matching[start:start + PAGE], matching=len(matching), start=start, page_size=PAGE,
-            page_link=lambda at: f"?{urlencode({**query, 'start': at})}#examples", filters=filters, labels=run.labels or sorted({e.gold for ev in run.evaluations.values() for e in ev.examples if e.gold}),
+            page_link=lambda at: f"?{urlencode({**query, 'start': at})}#examples", filters=filters, labels=run.gold_labels,
             choices=evaluation_choices(), sep=SEP,
         )
 

@@ -1,9 +1,10 @@
-"""An optimize run's prompts side by side: each candidate's instruction, demos and format, with a
-word diff of its instruction against the seed's.
+"""An optimize run's prompts side by side: each candidate's format, instruction and demos as one
+text, with a word diff against the seed's (a demo few-shot injection added shows as inserted).
 
-results.json keeps the seed and the shipped candidate (`seed_candidate`, `best_candidate`); a run
-that also keeps every accepted one under `candidates` shows them all. Diffs are segments of plain
-text tagged equal / insert / delete, so the template escapes every word the model wrote.
+results.json keeps the seed and the shipped candidate (`seed_candidate`, `best_candidate`); where
+the iteration rows also keep each accepted candidate's texts (`prompt`), all of them are shown.
+Diffs are segments of plain text tagged equal / insert / delete, so the template escapes every
+word the model wrote.
 """
 
 from __future__ import annotations
@@ -31,9 +32,8 @@ class PromptSide:
 
     label: str
     format: str
-    instruction: str
-    demos: list[dict[str, Any]]
-    diff: list[Segment]  # instruction against the seed's (all "equal" for the seed itself)
+    demos: int
+    diff: list[Segment]  # the prompt as text against the seed's (all "equal" for the seed itself)
 
 
 def word_diff(before: str, after: str) -> list[Segment]:
@@ -50,28 +50,39 @@ def word_diff(before: str, after: str) -> list[Segment]:
     return segments
 
 
-def side(label: str, candidate: dict[str, str], seed: dict[str, str], predictor: str) -> PromptSide:
-    instruction = str(candidate.get(predictor, ""))
+def demos_of(candidate: dict[str, str], predictor: str) -> list[dict[str, Any]]:
     try:
-        demos = decode_demos(str(candidate.get(demos_key(predictor), "")))
+        return decode_demos(str(candidate.get(demos_key(predictor), "")))
     except ValueError:
-        demos = [{"(unreadable demos)": candidate.get(demos_key(predictor))}]
-    return PromptSide(label, str(candidate.get(format_key(predictor), SEED)), instruction, demos,
-                      word_diff(str(seed.get(predictor, "")), instruction))
+        return [{"unreadable demos": candidate.get(demos_key(predictor))}]
+
+
+def prompt_text(candidate: dict[str, str], predictor: str) -> str:
+    """Format, instruction and each demo's fields, one per line: what a diff can compare."""
+    lines = [f"format: {candidate.get(format_key(predictor), SEED)}", str(candidate.get(predictor, "")).strip()]
+    for number, demo in enumerate(demos_of(candidate, predictor), start=1):
+        lines.append(f"demo {number}: " + " · ".join(f"{key}: {value}" for key, value in demo.items() if key != "id"))
+    return "\n".join(lines)
+
+
+def side(label: str, candidate: dict[str, str], seed: dict[str, str], predictor: str) -> PromptSide:
+    return PromptSide(label, str(candidate.get(format_key(predictor), SEED)), len(demos_of(candidate, predictor)),
+                      word_diff(prompt_text(seed, predictor), prompt_text(candidate, predictor)))
 
 
 def candidates_of(results: dict[str, Any]) -> list[tuple[str, dict[str, str]]]:
-    """(label, candidate) for the seed, every accepted candidate kept, and the shipped one."""
+    """(label, candidate) for the seed, every accepted candidate whose texts its iteration row keeps
+    (`prompt`), and the shipped one."""
     seed, best = results.get("seed_candidate"), results.get("best_candidate")
     if not isinstance(seed, dict) or not isinstance(best, dict):
         return []
-    shown = [("seed", seed)]
-    kept = results.get("candidates")
-    if isinstance(kept, list):
-        shown += [(f"candidate {index}" + (" (shipped)" if c == best else ""), c) for index, c in enumerate(kept) if index and isinstance(c, dict)]
     shipped = (results.get("choice") or {}).get("shipped")
-    if not any(c == best for _, c in shown[1:]) and best != seed:
-        shown.append((f"chosen (candidate {shipped})" if shipped is not None else "chosen", best))
+    shown = [("seed", seed)]
+    for row in results.get("iterations") or []:
+        if isinstance(row, dict) and row.get("candidate") and isinstance(row.get("prompt"), dict):
+            shown.append((f"candidate {row['candidate']}" + (" (shipped)" if row["candidate"] == shipped else ""), row["prompt"]))
+    if best != seed and not any(candidate == best for _, candidate in shown[1:]):
+        shown.append((f"chosen (candidate {shipped})", best))
     return shown
 
 

@@ -65,7 +65,7 @@ def texts_to_rate(run: RunFolder) -> list[Text]:
     texts = [Text(text_key(e.id, e.predicted or ""), f"model: {run.model}", e.id, run.task.inputs_of(e.id), e.predicted or "") for e in examples]
     for example in final[1].examples:
         if (row := references.get(example.id)) is not None:
-            words = str(row[run.task.output or ""])
+            words = run.task.reference_text(row)
             texts.append(Text(text_key(example.id, words), f"reference: {row.get('teacher', 'unknown')}", example.id,
                               run.task.inputs_of(example.id), words))
     return list({text.key: text for text in texts}.values())

@@ -42,7 +42,7 @@ class RunFolder:
     config: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] | None = None  # None: no results.json (yet)
     evaluations: dict[str, EvalResult] = field(default_factory=dict)
-    task: TaskFolder = field(default_factory=lambda: TaskFolder(None))
+    task: TaskFolder = field(default_factory=TaskFolder)
     headline: Headline | None = None
     unreadable: str | None = None
 
@@ -80,6 +80,11 @@ class RunFolder:
     @property
     def labels(self) -> tuple[str, ...] | None:
         return self.task.labels
+
+    @property
+    def gold_labels(self) -> list[str]:
+        """The labels to filter examples by: the task's, else the gold answers its examples hold."""
+        return list(self.labels or sorted({e.gold for ev in self.evaluations.values() for e in ev.examples if e.gold}))
 
     @property
     def free_text(self) -> bool:
@@ -125,7 +130,7 @@ def read_run(path: Path) -> RunFolder:
         if not isinstance(config, dict):
             raise Unreadable("config.json: expected a JSON object")
         run.config = config
-        run.task = read_task_folder(config.get("task_path") if isinstance(config.get("task_path"), str) else None)
+        run.task = read_task_folder(config.get("task_path"))
         if (path / "results.json").is_file():
             run.results = read_json(path / "results.json")
             try:

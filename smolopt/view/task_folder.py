@@ -1,82 +1,51 @@
-"""What the view needs from a run's task folder: each example's inputs, the label set, references.
+"""What the view needs from a run's task: each example's inputs, the label set, the references.
 
-results.json keeps ids, answers and scores, not the inputs, so the view looks them up in the task
-folder config.json names. It reads the folder as data and never runs its task.py: the constants it
-needs (INPUTS, LABELS, OUTPUT) are read as literals from the source, so viewing a run executes no
-user code and does not load a metric's models (the story task's similarity part pulls torch).
-A folder that is gone or unreadable leaves the inputs out, with the reason, never the page.
+results.json keeps ids, answers and scores, not the inputs, so the view loads the task folder
+config.json names, with the task loader every command uses (a few milliseconds: task files import
+their metrics' heavy parts lazily). A folder that is gone or does not load leaves the inputs out,
+with the reason on the page, and the run still shows.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from smolopt.errors import SmoloptError
 from smolopt.references import read_references
-
-META = ("id", "split")
-
-
-def task_constants(task_py: Path) -> dict[str, Any]:
-    """Module-level literal assignments of task.py (INPUTS = ("text",) …); names set otherwise are absent."""
-    constants: dict[str, Any] = {}
-    for node in ast.parse(task_py.read_text(encoding="utf-8")).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            try:
-                constants[node.targets[0].id] = ast.literal_eval(node.value)
-            except ValueError:
-                continue
-    return constants
+from smolopt.tasks import Task, load_task
 
 
 @dataclass
 class TaskFolder:
-    """A task folder as data: rows by id, input field names, labels (None: free text), output field."""
+    """A run's task as loaded (None with the reason when it could not be)."""
 
-    path: Path | None
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    inputs: tuple[str, ...] | None = None
-    labels: tuple[str, ...] | None = None
-    output: str | None = None
-    problem: str | None = None  # why rows are missing, shown where the inputs would be
+    task: Task | None = None
+    problem: str | None = None  # why the inputs are missing, shown where they would be
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → input fields
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        return self.task.labels if self.task else None
 
     def inputs_of(self, example_id: str) -> dict[str, Any]:
-        """The example's input fields (every field but id and split when task.py names none)."""
-        row = self.rows.get(example_id, {})
-        names = self.inputs or tuple(k for k in row if k not in META)
-        return {name: row[name] for name in names if name in row}
+        return self.rows.get(example_id, {})
 
     def references(self) -> dict[str, dict]:
         """id → reference row (tasks/<task>/references.jsonl), {} when the task has none."""
-        if self.path is None or self.output is None:
-            return {}
-        return read_references(self.path, self.output)
+        return read_references(self.task.path, self.task.output) if self.task else {}
+
+    def reference_text(self, row: dict) -> str:
+        return str(row[self.task.output]) if self.task else ""
 
 
-def read_task_folder(path: str | None) -> TaskFolder:
-    if not path:
-        return TaskFolder(None, problem="config.json names no task folder")
-    folder = Path(path)
+def read_task_folder(path: Any) -> TaskFolder:
+    """The task at `path` (config.json's task_path); never raises."""
+    if not isinstance(path, str) or not path:
+        return TaskFolder(problem="config.json names no task folder")
     try:
-        constants = task_constants(folder / "task.py")
-        rows = {}
-        for number, line in enumerate((folder / "data.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip():
-                row = json.loads(line)
-                if not isinstance(row, dict) or "id" not in row:
-                    raise SmoloptError(f"{folder / 'data.jsonl'}:{number}: expected an object with an 'id'")
-                rows[str(row["id"])] = row
-    except (OSError, SyntaxError, UnicodeDecodeError, json.JSONDecodeError, SmoloptError) as err:
-        return TaskFolder(folder, problem=f"task folder {folder} unreadable: {err}")
-    labels = constants.get("LABELS")
-    return TaskFolder(
-        folder,
-        rows=rows,
-        inputs=tuple(constants["INPUTS"]) if isinstance(constants.get("INPUTS"), tuple | list) else None,
-        labels=tuple(labels) if isinstance(labels, tuple | list) and labels else None,
-        output=constants.get("OUTPUT") if isinstance(constants.get("OUTPUT"), str) else None,
-    )
+        task = load_task(path)
+    except SmoloptError as err:
+        return TaskFolder(problem=f"the task did not load: {err}")
+    rows = {str(example.get("id")): dict(example.inputs().toDict()) for examples in task.splits.values() for example in examples}
+    return TaskFolder(task, rows=rows)
