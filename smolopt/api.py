@@ -28,12 +28,15 @@ from smolopt.evaluation import evaluate as evaluate_task
 from smolopt.optimize.report import optimize_report
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
+from smolopt.errors import SmoloptError
 from smolopt.program_io import save_program
+from smolopt.prompt_vs_weights import WeightsSearch, search_weights, with_weights
 from smolopt.registry import load_registry
-from smolopt.report import markdown
+from smolopt.report import Report, markdown
 from smolopt.runs import Run
 from smolopt.scaffold import config_task, read_config, run_scaffold, task_config
 from smolopt.tasks import Task, load_task, task_from_program
+from smolopt.tune.train import EpochProgress
 
 NO_TESTSET = "no testset: before/after is measured on valset, which also chose the candidate"
 
@@ -83,12 +86,15 @@ class Optimizer:
         registry: str | Path | None = None,
         rule_budget: int | None = None,
         seed: int = 0,
+        weights: str | None = None,
         progress: OptimizeProgress | None = None,
     ):
         """`reflection`: a registry entry, or None for format search and few-shot injection only.
         `judge`: the model a judged task's metric asks (None: the judge's parts are left out, with a notice).
         `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
-        `rule_budget`: what `smolopt.probe.probed_rule_budget` measured, to flag overlong instructions."""
+        `rule_budget`: what `smolopt.probe.probed_rule_budget` measured, to flag overlong instructions.
+        `weights`: "lora" also tunes the student's weights after the prompt search and searches again
+        on them; the run then compares seed, prompt, weights and both on test (`smolopt.prompt_vs_weights`)."""
         self.metric = metric
         self.registry = load_registry(registry)
         self.student = self.registry.get(student).name
@@ -101,6 +107,12 @@ class Optimizer:
         self.budget = budget
         self.rule_budget = rule_budget
         self.seed = seed
+        if weights not in (None, "lora"):
+            raise SmoloptError(f"--weights must be 'lora' (a LoRA tune of the student), not '{weights}'")
+        self.weights = weights
+        self.epochs_progress: EpochProgress | None = None
+        self.weights_result: WeightsSearch | None = None
+        self.report: Report | None = None  # what the last run wrote to report.md
         self.progress = progress
         self.result: OptimizeResult | None = None
         self.run_dir: Path | None = None
@@ -126,15 +138,23 @@ class Optimizer:
         `notices`: what the caller must tell the user, kept with the run's own (results.json, report.md)."""
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
         config = {**task_config(task), "student": self.student, "reflection": self.reflection, "judge": self.judge, "budget": budget,
-                  "seed": self.seed, "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))}}
+                  "seed": self.seed, "weights": self.weights, "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))}}
         with run_scaffold("optimize", config, self.registry, label=task.name, resume=run) as scaffold:
             for text in notices:
                 scaffold.notice(text)
-            optimized, result = optimize(scaffold.judged(task, self.judge), scaffold.models, scaffold.run, student=self.student,
+            judged = scaffold.judged(task, self.judge)
+            optimized, result = optimize(judged, scaffold.models, scaffold.run, student=self.student,
                                          reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
                                          seed=self.seed)
-            save_program(optimized, scaffold.run.path / "program.json", task.name)
-            scaffold.write_results(result.to_json(), markdown(optimize_report(result)))
+            report, results, adapter = optimize_report(result), result.to_json(), None
+            if self.weights:
+                optimized, adapter, self.weights_result = search_weights(
+                    judged, scaffold.models, scaffold.run, student=self.student, prompt_program=optimized, prompt=result,
+                    budget=budget, seed=self.seed, epochs=self.epochs_progress)
+                report, results = with_weights(report, self.weights_result), {**results, "weights": self.weights_result.to_json()}
+            save_program(optimized, scaffold.run.path / "program.json", task.name, adapter=adapter)
+            scaffold.write_results(results, markdown(report))
+            self.report = report
         self.result, self.run_dir = result, scaffold.run.path
         return optimized, result
 
@@ -148,4 +168,4 @@ class Optimizer:
 def _optimizer_arguments(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The task and the Optimizer's arguments as an optimize run's config.json recorded them."""
     return config_task(config), {"student": config["student"], "reflection": config["reflection"], "judge": config.get("judge"),
-                                 "budget": int(config["budget"]), "seed": int(config["seed"])}
+                                 "budget": int(config["budget"]), "seed": int(config["seed"]), "weights": config.get("weights")}

@@ -15,12 +15,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_runner import cli_command, cli_env, run_smolopt, small_task
+from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCRIPT = "<script>document.title = 'pwned'; window.pwned = true;</script>"
+
+
+def sentiment_the_seed_gets_wrong(folder: Path) -> Path:
+    """A small sentiment copy whose val split holds no positive text: the 135M's seed prompt says
+    "positive" to almost everything, so there is a gain for the search to find and the noise check
+    to let through, and the run ships a candidate to show beside the seed."""
+    small_task("sentiment", folder, 8)
+    rows = [json.loads(line) for line in (ROOT / "tasks" / "sentiment" / "data.jsonl").read_text().splitlines() if line.strip()]
+    kept = [row for row in map(json.loads, (folder / "data.jsonl").read_text().splitlines()) if row["split"] != "val"]
+    kept += [row for row in rows if row["split"] == "val" and row["label"] != "positive"][:8]
+    (folder / "data.jsonl").write_text("\n".join(json.dumps(row) for row in kept))
+    return folder
 
 
 def only_run(runs: Path, pattern: str) -> Path:
@@ -33,7 +45,7 @@ def only_run(runs: Path, pattern: str) -> Path:
 def runs(registry_path, tmp_path_factory) -> Path:
     """A runs folder of real runs, plus the altered copies."""
     work = tmp_path_factory.mktemp("view")
-    sentiment = small_task("sentiment", work / "sentiment_small", 8)
+    sentiment = sentiment_the_seed_gets_wrong(work / "sentiment_small")
     story = small_task("story", work / "story_small", 2)
     for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "40", "--reflection", "none"),
                  ("eval", str(story), "--judge", "none")):

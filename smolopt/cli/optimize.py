@@ -18,6 +18,8 @@ def add_parser(sub) -> None:
     op.add_argument("--judge", default=None, help="judge model of a judged task such as story (default: the registry's [defaults] reflection; 'none' leaves the judge's parts out)")
     op.add_argument("--budget", default=None, help="light, medium, heavy (10, 20, 40 validation passes) or a number of metric calls")
     op.add_argument("--seed", type=int, default=None, help="random seed of the search (default 0)")
+    op.add_argument("--weights", choices=["lora"], default=None,
+                    help="lora: also tune the student's weights (CPU) after the prompt search, search again on them, and compare seed / prompt / weights / both on test")
     op.add_argument("--resume", type=Path, default=None, help="continue runs/<id>: finished calls come from its cache")
     op.add_argument("--quiet", action="store_true", help="no progress bar, no tables (the report is still written)")
     op.set_defaults(func=cmd_optimize)
@@ -27,14 +29,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     """Arguments in; the library's Optimizer runs; the report it wrote to report.md, on the terminal."""
     from smolopt.api import Optimizer
     from smolopt.errors import SmoloptError
-    from smolopt.optimize.report import optimize_report
     from smolopt.probe.budget import probed_rule_budget
     from smolopt.report import terminal
+    from smolopt.tune.report import epoch_status
     from smolopt.tasks import load_task
 
     if args.resume:
         refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection, "--judge": args.judge,
-                                         "--budget": args.budget, "--seed": args.seed})
+                                         "--budget": args.budget, "--seed": args.seed, "--weights": args.weights})
         optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry)
     else:
         if not args.task:
@@ -43,7 +45,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         optimizer = Optimizer(
             student=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
             judge=chosen_judge(args),
-            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0,
+            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0, weights=args.weights,
         )
         optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
 
@@ -54,11 +56,14 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             rate = done / max(time.perf_counter() - started, 1e-9)
             update(done, total, f"best val {100 * best:.1f}% · {rate:.1f} metric calls/s")
 
-        optimizer.progress = progress
-        _, result = optimizer.run(task, run)
+        def epoch_done(epoch, planned: int) -> None:
+            update(epoch.epoch, planned, f"tuning weights, {epoch_status(epoch)}")
+
+        optimizer.progress, optimizer.epochs_progress = progress, epoch_done
+        optimizer.run(task, run)
 
     if not args.quiet:
-        for line in terminal(optimize_report(result)):
+        for line in terminal(optimizer.report):
             console.print(line)
     console.print(f"run saved to {optimizer.run_dir} (report.md)")
     return 0

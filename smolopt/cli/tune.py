@@ -24,15 +24,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from smolopt.errors import SmoloptError
     from smolopt.report import terminal
     from smolopt.tune.commands import resume_tune, start_tune
-    from smolopt.tune.report import tune_report
+    from smolopt.tune.report import epoch_status, tune_report
 
     for flag, value in (("--epochs", args.epochs), ("--rank", args.rank)):
         if value is not None and value < 1:
             raise SmoloptError(f"{flag} must be 1 or more, not {value}")
     with progress_line("tune", args.quiet) as epochs_bar, progress_line("eval on test", args.quiet) as eval_bar:
         def epoch_done(epoch, planned: int) -> None:
-            val = f" · val {100 * epoch.val_accuracy:.1f}%" if epoch.val_accuracy is not None else f" · val loss {epoch.val_loss:.3f}"
-            epochs_bar(epoch.epoch, planned, f"loss {epoch.loss:.3f}{val} · {epoch.seconds:.0f} s")
+            epochs_bar(epoch.epoch, planned, epoch_status(epoch))
 
         if args.resume:
             refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--program": args.program, "--format": args.format,

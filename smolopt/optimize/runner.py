@@ -123,11 +123,13 @@ def optimize(
     rule_budget: int | None = None,
     progress: OptimizeProgress | None = None,
     seed: int = 0,
+    from_program: dspy.Module | None = None,
 ) -> tuple[dspy.Module, OptimizeResult]:
     """Search the task program's formats, demos (and instructions, with a reflection model) with GEPA.
 
     Returns the optimized program and its result; `rule_budget` (from `smolopt.probe.budget`)
     flags candidates whose instructions grew far past what the model was measured to carry.
+    `from_program`: search from this program as it stands (default: the task's, in the model's seed format).
     """
     start = time.perf_counter()
     for replayed in REPLAYED:  # a resumed run writes these again as it replays
@@ -144,9 +146,10 @@ def optimize(
         except SmoloptError as err:
             note = f"reflection model unavailable ({err}): few-shot injection only"
 
-    program = task.program()
     chats = lm.text_model.can("chat")
-    set_formats(program, seed_format(chats))  # a model without a chat template starts from plain text
+    program = from_program.deepcopy() if from_program is not None else task.program()
+    if from_program is None:
+        set_formats(program, seed_format(chats))  # a model without a chat template starts from plain text
     train, val, test = task.split("train"), task.split("val"), task.split("test")
 
     # The bias to order demos against, measured on train (the optimizer may look there).

@@ -57,14 +57,19 @@ def _chat_renderer(vocab: Any) -> ChatRenderer | None:
 
 def load_base(path: Path, threads: int) -> Base:
     """Load `path` for training; a file transformers cannot read is one line naming it and why."""
-    import torch
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM
+        from transformers.utils import logging as hf_logging
+    except ImportError as err:
+        raise SmoloptError(f"tuning needs the tune extra ({err.name} is not installed): pip install 'smolopt[tune]'") from None
     from llama_cpp import Llama
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
+    from llama_cpp._utils import suppress_stdout_stderr
 
     torch.set_num_threads(threads)
     hf_logging.set_verbosity_error()
-    vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    with suppress_stdout_stderr(disable=False):  # llama.cpp prints context warnings from C even with verbose off
+        vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
     architecture = str(vocab.metadata.get("general.architecture", ""))
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from smolopt.report import Report, Section, notice_facts, pct, points
 from smolopt.tune.arms import arm_rows
 from smolopt.tune.result import Tuned
+from smolopt.tune.train import Epoch
 
 ARM_HEADERS = ["arm", "prompt", "weights", "test [95% CI]", "change, points [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
 
@@ -19,6 +20,12 @@ def arms_section(rows: list[dict], title: str) -> Section:
          f"{row['tune_seconds']:.0f}"]
         for row in rows
     ])
+
+
+def epoch_status(epoch: Epoch) -> str:
+    """One finished epoch for a progress bar: its loss and what val said."""
+    val = f"val {pct(epoch.val_accuracy)}" if epoch.val_accuracy is not None else f"val loss {epoch.val_loss:.3f}"
+    return f"epoch {epoch.epoch}: loss {epoch.loss:.3f}, {val}, {epoch.seconds:.0f} s"
 
 
 def tune_report(tuned: Tuned) -> Report:

@@ -62,23 +62,30 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def tune_weights(task: Task, program: dspy.Module, spec: ModelSpec, run: Run, settings: Settings,
+def tune_weights(task: Task, programs: list[dspy.Module], spec: ModelSpec, run: Run, settings: Settings,
                  progress: EpochProgress | None = None) -> tuple[Trained, Path, float]:
-    """Train, export adapter.gguf and the serving files; returns (trained, adapter path, seconds)."""
+    """Train on the train split rendered by each of `programs` (the weights serve every one of
+    them), export adapter.gguf and the serving files; returns (trained, adapter path, seconds).
+
+    Several programs: an adapter trained on zero-shot prompts only lost about 20 points on
+    sentiment when demos were put in front; one trained with half its texts behind demos kept
+    90.6% zero-shot and 89.6% with demos (the spike behind issue 18).
+    """
     if spec.gguf is None:
         raise SmoloptError(f"model '{spec.name}' names no weights to tune: add gguf = \"PATH\" (the GGUF file your server loads) to its entry")
-    predictor_of(program)  # a multi-step program is refused before the weights load
+    for program in programs:
+        predictor_of(program)  # a multi-step program is refused before the weights load
     started = time.perf_counter()
     base_path = resolve_gguf(spec)
     base = load_base(base_path, settings.threads)
     references = None
     if not task.labels:
         references = {key: row[task.output] for key, row in read_references(task.path, task.output).items()}
-    train_pairs = pairs(task, program, task.split("train"), base.chat, references)
-    val_pairs = pairs(task, program, task.split("val"), base.chat, references)
+    train_pairs = [pair for program in programs for pair in pairs(task, program, task.split("train"), base.chat, references)]
+    val_pairs = [pair for program in programs for pair in pairs(task, program, task.split("val"), base.chat, references)]
     trained = train(base, train_pairs, val_pairs, settings, run.path / CHECKPOINTS, progress)
     adapter = write_adapter(run.path / ADAPTER, trained.lora, base.model, base_path, base.architecture, settings.alpha,
-                            base_name=spec.name, task=task.name, formats=formats_of(seed_candidate(program)))
+                            base_name=spec.name, task=task.name, formats=formats_of(seed_candidate(programs[-1])))
     write_serving_files(run.path, base_path, adapter, spec.temperature, spec.context_length)
     del base
     gc.collect()
@@ -90,7 +97,7 @@ def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | 
     """Tune in `run` (new, or one to resume), then evaluate base and tuned on test with the real server."""
     spec = registry.get(model)
     with run.continuable("tune", lambda: f"finished epochs are kept in {run.path / CHECKPOINTS}"):
-        trained, adapter, seconds = tune_weights(task, program, spec, run, settings, epochs)
+        trained, adapter, seconds = tune_weights(task, [program], spec, run, settings, epochs)
     memory = peak_memory_mb()
     save_program(program, run.path / "program.json", task.name, adapter=adapter)
     tuned_registry, tuned_name = with_adapter(registry, spec.name, adapter)
