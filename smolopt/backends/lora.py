@@ -10,12 +10,11 @@ learn their prompt: served in another one they lose about 20 points on sentiment
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from smolopt.backends.weights import sha256_of
 from smolopt.errors import SmoloptError
 
 BASE_SHA256 = "smolopt.base.sha256"
@@ -36,21 +35,6 @@ class AdapterInfo:
     task: str
     formats: dict[str, str]
     tensors: int
-
-
-@lru_cache(maxsize=8)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a weights file, computed once per process per (size, mtime)."""
-    stat = path.stat()
-    return _sha256(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def read_adapter(path: str | Path) -> AdapterInfo:
@@ -91,9 +75,9 @@ def check_adapter_for(adapter: str | Path, base_gguf: Path, model_name: str) -> 
     info = read_adapter(adapter)
     if not info.base_sha256:
         raise SmoloptError(f"{info.path}: names no base model ({BASE_SHA256}); smolopt serves only adapters it can match to their base")
-    if info.base_sha256 != file_sha256(base_gguf):
+    if info.base_sha256 != (found := sha256_of(base_gguf)):
         raise SmoloptError(
             f"{info.path}: tuned on base '{info.base_name}' (sha256 {info.base_sha256[:12]}…), "
-            f"not on model '{model_name}' ({base_gguf.name}, sha256 {file_sha256(base_gguf)[:12]}…)"
+            f"not on model '{model_name}' ({base_gguf.name}, sha256 {found[:12]}…)"
         )
     return info

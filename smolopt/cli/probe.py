@@ -18,6 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--task", action="append", default=None, help="task to probe; repeatable (default: sentiment)")
     probe.add_argument("--examples", type=int, default=None,
                        help="score every variant on the first N val examples (default: 12, smolopt.probe.DEFAULT_EXAMPLES)")
+    probe.add_argument("--weights", action=argparse.BooleanOptionalAction, default=None,
+                       help="end each (model, task) with a short LoRA tune (3 epochs, CPU) measured like the prompts: "
+                            "tells a weights problem from a capacity problem (default: on)")
     probe.add_argument("--resume", default=None, help="continue runs/<id> after a fault or Ctrl-C: finished calls come from its cache")
     probe.add_argument("--quiet", action="store_true", help="no progress bar")
     probe.set_defaults(func=cmd_probe)
@@ -28,16 +31,19 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from smolopt.probe.card import summary_section
     from smolopt.probe.plan import DEFAULT_EXAMPLES
     from smolopt.probe.session import probe_run, resume_probe
+    from smolopt.probe_weights import weights_row
     from smolopt.report import section_table
 
     with progress_line("probe", args.quiet) as progress:
         if args.resume:
-            refuse_with_resume(args.resume, {"--model": args.model, "--task": args.task, "--examples": args.examples})
-            probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress)
+            refuse_with_resume(args.resume, {"--model": args.model, "--task": args.task, "--examples": args.examples,
+                                             "--weights": args.weights})
+            probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress, weights=weights_row)
         else:
             examples = DEFAULT_EXAMPLES if args.examples is None else args.examples
             probes, card, run = probe_run(args.task or ["sentiment"], args.model or [None], examples=examples,
-                                          registry=args.registry, progress=progress)
+                                          registry=args.registry, progress=progress,
+                                          weights=None if args.weights is False else weights_row)
     console.print(section_table(summary_section(probes)))
     console.print(f"card written to {card}")
     console.print(f"run saved to {run.path}")

@@ -29,13 +29,13 @@ from smolopt.probe.plan import (
     orderings, plan_probe, rule_counts, with_demos, with_format, with_lines,
 )
 from smolopt.probe.verdict import (
-    CAPACITY_PROBLEM, DEFAULT_MARGIN, ECHO_KINDS, PROMPT_PROBLEM, DemoPoint, Measurement, TaskProbe, Verdict, chance_level,
+    CAPACITY_PROBLEM, DEFAULT_MARGIN, ECHO_KINDS, PROMPT_PROBLEM, WEIGHTS_PROBLEM, DemoPoint, Measurement, TaskProbe, Verdict, chance_level,
     demo_points, judge, rule_budget,
 )
 
 __all__ = [
     "ADAPTERS", "CAPACITY_PROBLEM", "DEFAULT_EXAMPLES", "DEFAULT_MARGIN", "DEMO_COUNTS", "ECHO_KINDS", "ORDERINGS", "PROHIBITION",
-    "PROMPT_PROBLEM", "RULE_COUNTS", "DemoPoint", "Measurement", "ProbePlan", "TaskProbe", "Variant", "Verdict", "balanced_demos",
+    "PROMPT_PROBLEM", "RULE_COUNTS", "WEIGHTS_PROBLEM", "DemoPoint", "Measurement", "ProbePlan", "TaskProbe", "Variant", "Verdict", "balanced_demos",
     "chance_level", "demo_points", "echo_rates", "judge", "measure", "not_measured", "orderings", "plan_probe", "probed_rule_budget",
     "results_json", "rule_budget", "rule_counts", "run_probe", "with_demos", "with_format", "with_lines",
 ]

@@ -19,7 +19,7 @@ from smolopt.report import Section, markdown_table, pct, score_name
 
 SUMMARY_HEADERS = (
     "model", "task", "seed accuracy", "parse raw", "parse chat", "parse json",
-    "rule budget", "best few-shot", "prohibition echo", "verdict",
+    "rule budget", "best few-shot", "prohibition echo", "short tune", "verdict",
 )
 
 
@@ -61,8 +61,17 @@ def summary_row(probe: TaskProbe) -> tuple[str, ...]:
         str(probe.rule_budget()),
         best_few_shot(probe),
         pct(probe.prohibition.echo_rates.get("prohibition", 0.0)) if probe.prohibition.evaluated else "skipped",
+        weights_cell(probe),
         probe.verdict().label,
     )
+
+
+def weights_cell(probe: TaskProbe) -> str:
+    """The short tune's score: a number, "skipped" (with the reason in the section), or "not tried"."""
+    weights = probe.weights()
+    if weights is None:
+        return "not tried"
+    return pct(weights.accuracy) if weights.evaluated else "skipped"
 
 
 def _accuracy(m: Measurement) -> str:
@@ -182,6 +191,13 @@ def plot_few_shot(probe: TaskProbe, path: Path) -> Path:
     return path
 
 
+def weights_line(probe: TaskProbe) -> str:
+    weights = probe.weights()
+    if weights is None:
+        return "Not tried (`--no-weights`)."
+    return f"{weights.name}, asked '{weights.format}': {_accuracy(weights)} against {pct(probe.seed.accuracy)} for the seed prompt."
+
+
 def section(probe: TaskProbe) -> str:
     """The Markdown of one (model, task)."""
     verdict = probe.verdict()
@@ -196,6 +212,7 @@ def section(probe: TaskProbe) -> str:
         "### Format axis (how RawTextAdapter asks)", format_axis_table(probe),
         "### Instruction load", load_table(probe), f"![instruction load]({load_png})",
         "### Few-shot", few_shot_table(probe), f"![few-shot]({few_png})",
+        "### Weights (a short LoRA tune of the seed program)", weights_line(probe),
         "### Echo rates (share of examples)", echo_table(probe),
         "### Bias (seed, RawTextAdapter)", bias_table(probe),
     ])

@@ -13,8 +13,9 @@ from typing import Any
 from smolopt.backends.weights import with_gguf_facts
 from smolopt.probe.card import write_card
 from smolopt.probe.measure import results_json, run_probe
-from smolopt.probe.plan import DEFAULT_EXAMPLES, plan_probe
-from smolopt.probe.verdict import TaskProbe
+from smolopt.backends import Models
+from smolopt.probe.plan import DEFAULT_EXAMPLES, ProbePlan, plan_probe
+from smolopt.probe.verdict import Measurement, TaskProbe
 from smolopt.registry import load_registry
 from smolopt.runs import Run
 from smolopt.scaffold import read_config, run_scaffold
@@ -22,6 +23,9 @@ from smolopt.tasks import load_task
 
 # progress(done, total, status): examples scored so far over every planned variant
 ProbeProgress = Callable[[int, int, str], None]
+# The weights row: a short tune measured on the plan's examples (smolopt.probe_weights composes it,
+# so the probe package never imports the tune package).
+WeightsRow = Callable[[ProbePlan, Models, Run], Measurement]
 
 
 def probe_run(
@@ -32,8 +36,10 @@ def probe_run(
     registry: str | Path | None = None,
     run: Run | None = None,
     progress: ProbeProgress | None = None,
+    weights: WeightsRow | None = None,
 ) -> tuple[list[TaskProbe], Path, Run]:
-    """Probe every model on every task; returns the probes, the card's path and the run."""
+    """Probe every model on every task; returns the probes, the card's path and the run.
+    `weights` adds a short tune's measurement to each (model, task) probe after its prompts."""
     registry_ = load_registry(registry)
     specs = list({spec.name: spec for spec in (registry_.get(name) for name in models or [None])}.values())
     tasks = [load_task(ref) for ref in dict.fromkeys(task_refs)]
@@ -43,6 +49,7 @@ def probe_run(
         "task_paths": [str(task.path.resolve()) for task in tasks],
         "models": [spec.public() for spec in specs],
         "examples": examples,
+        "weights": weights is not None,
     }
     total = sum(plan.total_steps for plan in plans)
     probes: list[TaskProbe] = []
@@ -53,6 +60,10 @@ def probe_run(
             status = f"{plan.model} · {plan.task.name}"
             step = (lambda index, _total, base=done, status=status: progress(base + index, total, status)) if progress else None
             probes.append(run_probe(plan, scaffold.models.lm(plan.model), progress=step))
+            if weights is not None:
+                if progress:
+                    progress(done + plan.total_steps, total, f"{status} · tuning weights")
+                probes[-1].measurements.append(weights(plan, scaffold.models, scaffold.run))
             done += plan.total_steps
             scaffold.run.write_json("probe.json", results_json(probes))
     return probes, write_card(probes, scaffold.run.path), scaffold.run
@@ -60,10 +71,13 @@ def probe_run(
 
 def _probe_arguments(config: dict[str, Any]) -> dict[str, Any]:
     return {"task_refs": config.get("task_paths") or config["tasks"], "models": [m["name"] for m in config["models"]],
-            "examples": int(config["examples"])}
+            "examples": int(config["examples"]), "tuned": bool(config.get("weights"))}
 
 
-def resume_probe(path: str | Path, *, registry: str | Path | None = None, progress: ProbeProgress | None = None) -> tuple[list[TaskProbe], Path, Run]:
-    """Run a stopped probe again as its config.json recorded it; finished calls come from its cache."""
+def resume_probe(path: str | Path, *, registry: str | Path | None = None, progress: ProbeProgress | None = None,
+                 weights: WeightsRow | None = None) -> tuple[list[TaskProbe], Path, Run]:
+    """Run a stopped probe again as its config.json recorded it; finished calls come from its cache
+    (and a tune's finished epochs from its checkpoint). `weights` is used when the probe had a weights row."""
     run, arguments = read_config(path, "probe", _probe_arguments)
-    return probe_run(**arguments, registry=registry, run=run, progress=progress)
+    tuned = arguments.pop("tuned")
+    return probe_run(**arguments, registry=registry, run=run, progress=progress, weights=weights if tuned else None)

@@ -18,7 +18,9 @@ from smolopt.report import pct
 DEFAULT_MARGIN = 0.15
 ECHO_KINDS: tuple[str, ...] = typing.get_args(EchoKind)
 PROMPT_PROBLEM = "prompt problem"
+WEIGHTS_PROBLEM = "weights problem"
 CAPACITY_PROBLEM = "capacity problem"
+WEIGHTS = "weights"  # the group of the short-tune measurement: not a prompt
 _EPSILON = 1e-9  # accuracies are fractions of n; compare them without float noise
 
 
@@ -63,7 +65,7 @@ class DemoPoint:
 
 @dataclass
 class Verdict:
-    """Prompt problem or capacity problem, with the numbers that decided it."""
+    """Prompt, weights or capacity problem, with the numbers that decided it."""
 
     label: str
     best_variant: str
@@ -115,28 +117,34 @@ def chance_level(labels: Sequence[str] | None, gold: dict[str, int], seed_accura
 
 
 def judge(measurements: Sequence[Measurement], chance: float, baseline: str, margin: float = DEFAULT_MARGIN) -> Verdict:
-    """PROMPT_PROBLEM when any evaluated variant reaches chance + margin, else CAPACITY_PROBLEM.
+    """PROMPT_PROBLEM when any evaluated prompt variant reaches chance + margin; else WEIGHTS_PROBLEM
+    when the short LoRA tune (group "weights") does; else CAPACITY_PROBLEM.
 
-    Variants are every prompt the probe tried: formats, rule counts, each demo count and ordering,
-    the prohibition line (the seed among them). Reaching the threshold once shows the model can do
-    better than guessing when the prompt is right, so prompt search is worth it; when no variant
-    does, the model lacks the capacity and a larger model, not a better prompt, is the fix. The
-    best of many variants on few examples is optimistic, so the evidence says how many were tried.
+    Prompt variants are every prompt the probe tried: formats, rule counts, each demo count and
+    ordering, the prohibition line (the seed among them). Reaching the threshold once shows the
+    model can do better than guessing when the prompt is right, so prompt search is worth it. When
+    no prompt does but tuned weights do, the model can learn the task and a tune is the fix (agent
+    monitoring on the 135M: every prompt 12.5-37.5%, a LoRA on 20 traces 68.8%); when neither
+    does, a larger model is. The best of many variants on few examples is optimistic, so the
+    evidence says how many were tried.
     """
-    evaluated = [m for m in measurements if m.evaluated]
+    evaluated = [m for m in measurements if m.evaluated and m.group != WEIGHTS]
     if not evaluated:
         raise ValueError("no evaluated variant to judge")
     best = max(evaluated, key=lambda m: m.accuracy)  # the first of equals: the simplest prompt wins ties
     threshold = chance + margin
     bar = f"{baseline} {pct(chance)} + margin {pct(margin)} = {pct(threshold)}"
-    tried = f"{len(evaluated)} variants tried"
+    tried = f"{len(evaluated)} prompt variants tried"
     if best.accuracy >= threshold - _EPSILON:
-        label = PROMPT_PROBLEM
         evidence = f"'{best.name}' reached {pct(best.accuracy)}, at or above {bar} ({tried})"
-    else:
-        label = CAPACITY_PROBLEM
-        evidence = f"no variant reached {bar}; the best, '{best.name}', scored {pct(best.accuracy)} ({tried})"
-    return Verdict(label, best.name, best.accuracy, chance, baseline, margin, evidence)
+        return Verdict(PROMPT_PROBLEM, best.name, best.accuracy, chance, baseline, margin, evidence)
+    missed = f"no prompt reached {bar}; the best, '{best.name}', scored {pct(best.accuracy)} ({tried})"
+    tuned = [m for m in measurements if m.evaluated and m.group == WEIGHTS]
+    if tuned and (weights := max(tuned, key=lambda m: m.accuracy)).accuracy >= threshold - _EPSILON:
+        return Verdict(WEIGHTS_PROBLEM, weights.name, weights.accuracy, chance, baseline, margin,
+                       f"{missed}, but '{weights.name}' reached {pct(weights.accuracy)}")
+    weights_note = f"; '{tuned[0].name}' scored {pct(tuned[0].accuracy)}" if tuned else "; weights were not tried"
+    return Verdict(CAPACITY_PROBLEM, best.name, best.accuracy, chance, baseline, margin, missed + weights_note)
 
 
 def demo_points(measurements: Sequence[Measurement]) -> list[DemoPoint]:
@@ -199,6 +207,10 @@ class TaskProbe:
 
     def chance(self) -> tuple[float, str]:
         return chance_level(self.labels, self.seed.gold, self.seed.accuracy)
+
+    def weights(self) -> Measurement | None:
+        """The short tune's measurement, when the probe ran one."""
+        return next(iter(self.group(WEIGHTS)), None)
 
     def verdict(self) -> Verdict:
         return judge(self.measurements, *self.chance(), margin=self.margin)

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from smolopt.backends.lora import BASE_NAME, BASE_SHA256, PROGRAM_FORMATS, TASK, file_sha256
+from smolopt.backends.lora import BASE_NAME, BASE_SHA256, PROGRAM_FORMATS, TASK
+from smolopt.backends.weights import sha256_of
 from smolopt.errors import SmoloptError
 
 Reorder = Callable[[np.ndarray], np.ndarray]
@@ -93,7 +94,7 @@ def write_adapter(path: Path, lora: dict[str, Any], model: Any, base_gguf: Path,
     writer.add_type(gguf.GGUFType.ADAPTER)
     writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
     writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(alpha))
-    writer.add_string(BASE_SHA256, file_sha256(base_gguf))
+    writer.add_string(BASE_SHA256, sha256_of(base_gguf))
     writer.add_string(BASE_NAME, base_name)
     writer.add_string(TASK, task)
     writer.add_string(PROGRAM_FORMATS, json.dumps(formats, sort_keys=True))

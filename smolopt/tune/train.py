@@ -43,6 +43,8 @@ class Settings:
     learning_rate: float = 1e-3
     batch_size: int = 8
     patience: int = 3  # epochs without a better val score before stopping
+    # "val": the epoch val scores best; "last": the last one (when val is what the caller measures on)
+    pick: str = "val"
     modules: tuple[str, ...] = LINEAR
     seed: int = 0
     threads: int = 2
@@ -196,7 +198,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
 
     stopped_early = False
     for epoch in range(len(history) + 1, settings.epochs + 1):
-        if best is not None and epoch - best.epoch > settings.patience:
+        if best is not None and settings.pick == "val" and epoch - best.epoch > settings.patience:
             stopped_early = True
             break
         started = time.perf_counter()
@@ -217,7 +219,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
             raise SmoloptError(f"tune diverged at epoch {epoch} (loss {row.loss}); try a lower learning rate")
         history.append(row)
         lora = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
-        if row.better_than(best):
+        if settings.pick == "last" or row.better_than(best):
             best = row
             _save(best_file, {"epoch": epoch, "lora": lora})
         _save(last, {"settings": asdict(settings), "lora": lora, "optimizer": optimizer.state_dict(),
