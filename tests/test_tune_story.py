@@ -21,7 +21,7 @@ from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task
 pytest.importorskip("peft", reason="the tune extra (scripts/setup.sh installs it)")
 
 from smolopt.adapters.completion import completion_prompt  # noqa: E402
-from smolopt.adapters.label_scorer import next_tokens, text_model  # noqa: E402
+from smolopt.adapters.label_scorer import next_tokens  # noqa: E402
 from smolopt.adapters.scoring import label_logprobs  # noqa: E402
 from smolopt.tasks import load_task  # noqa: E402
 
@@ -37,7 +37,7 @@ def run_dir_of(stdout: str) -> Path:
 def sentiment_tune(tmp_path_factory, registry_path):
     """`smolopt tune sentiment` for two epochs: the run folder a user gets."""
     tmp = tmp_path_factory.mktemp("tune")
-    done = subprocess.run(cli_command("--registry", str(registry_path), "tune", "sentiment", "--epochs", "2", "--quiet"),
+    done = subprocess.run(cli_command("--registry", str(registry_path), "tune", "sentiment", "--epochs", "2", "--merge", "--quiet"),
                           capture_output=True, text=True, env=cli_env(tmp), cwd=tmp, timeout=900)
     assert done.returncode == 0, done.stderr
     return tmp / run_dir_of(done.stdout), done
@@ -45,7 +45,7 @@ def sentiment_tune(tmp_path_factory, registry_path):
 
 def test_a_tune_leaves_an_adapter_and_everything_to_serve_it(sentiment_tune):
     run, done = sentiment_tune
-    for name in ("adapter.gguf", "program.json", "serve.sh", "Modelfile", "results.json", "report.md"):
+    for name in ("adapter.gguf", "merged.gguf", "program.json", "serve.sh", "Modelfile", "results.json", "report.md"):
         assert (run / name).is_file(), name
     results = json.loads((run / "results.json").read_text())
     assert [arm["arm"] for arm in results["arms"]] == ["base", "tuned"]
@@ -100,13 +100,19 @@ def test_transformers_and_llama_cpp_agree_on_the_tuned_model(sentiment_tune, reg
     del model, base
 
     tuned_registry, name = with_adapter(registry, "smollm2-135m", run / "adapter.gguf")
+    merged = spec.model_copy(update={"name": "merged", "gguf": str(run / "merged.gguf"), "port": None})
+    tuned_registry = tuned_registry.model_copy(update={"models": {**tuned_registry.models, "merged": merged}})
     with Models(tuned_registry) as models:
-        client = text_model(models.lm(name))
-        served = [label_logprobs(next_tokens(client, prompt), labels) for prompt in prompts]
-    agree = sum(max(a, key=a.get) == max(b, key=b.get) for a, b in zip(ours, served)) / HELD
+        served, folded = ([label_logprobs(next_tokens(models.lm(entry).text_model, prompt), labels) for prompt in prompts]
+                          for entry in (name, "merged"))
+
+    def agreement(a: list[dict], b: list[dict]) -> float:
+        return sum(max(x, key=x.get) == max(y, key=y.get) for x, y in zip(a, b)) / HELD
+
     gap = statistics.mean(abs(a[label] - b[label]) for a, b in zip(ours, served) for label in labels)
-    assert agree >= 0.95, agree
+    assert agreement(ours, served) >= 0.95, agreement(ours, served)
     assert gap < 0.3, gap
+    assert agreement(served, folded) >= 0.95, agreement(served, folded)  # merged.gguf for servers without adapters
 
 
 def test_eval_serves_a_tuned_program_with_its_adapter(sentiment_tune, smolopt_cli):
@@ -157,3 +163,37 @@ def test_a_tune_killed_mid_epoch_resumes_from_its_last_epoch(registry_path, tmp_
     assert results["resumed_from_epoch"] >= 1
     assert [e["epoch"] for e in results["epochs"]] == [1, 2, 3]
     assert (run / "adapter.gguf").is_file()
+
+
+def test_optimize_with_weights_compares_seed_prompt_weights_and_both(registry_path, tmp_path):
+    """The prompt search, one tune, a search on the tuned model: four arms on test and one shipped program."""
+    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=16)
+    done = subprocess.run(cli_command("--registry", str(registry_path), "optimize", str(folder), "--weights", "lora", "--budget", "32",
+                                      "--reflection", "none"),
+                          capture_output=True, text=True, env=cli_env(tmp_path), cwd=tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr
+    run = next((tmp_path / "runs").glob("*-optimize-small_sentiment"))
+    results = json.loads((run / "results.json").read_text())
+    arms = {row["arm"]: row for row in results["weights"]["arms"]}
+    assert list(arms) == ["seed", "prompt", "weights", "both"]
+    assert arms["seed"]["adapter"] is None and arms["weights"]["adapter"] and arms["both"]["adapter"]
+    assert all(row["n"] == 16 for row in arms.values())
+    assert arms["weights"]["tune_seconds"] > 0
+    shipped = results["weights"]["shipped"]
+    saved = json.loads((run / "program.json").read_text())["smolopt"]
+    assert (saved.get("adapter") == "adapter.gguf") == (shipped != "prompt")
+    report = (run / "report.md").read_text()
+    assert "seed / prompt / weights / both" in report and "| both |" in report
+    assert "seed / prompt / weights / both" in done.stdout
+
+
+def test_the_probe_card_has_a_weights_row(smolopt_cli, tmp_path):
+    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=12)
+    done = smolopt_cli("probe", "--task", str(folder), "--examples", "4")
+    assert done.returncode == 0, done.stderr
+    run = next((tmp_path / "runs").glob("*-probe-small_sentiment"))
+    probe = json.loads((run / "probe.json").read_text())["probes"][0]
+    weights = [m for m in probe["measurements"] if m["group"] == "weights"]
+    assert len(weights) == 1 and not weights[0]["skipped"] and weights[0]["format"] == "completion score calibrated"
+    assert "### Weights (a short LoRA tune of the seed program)" in (run / "card.md").read_text()
+    assert probe["verdict"]["label"] in ("prompt problem", "weights problem", "capacity problem")

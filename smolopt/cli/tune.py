@@ -13,6 +13,7 @@ def add_parser(sub) -> None:
     tu.add_argument("--format", default=None, help="train and serve in this format, e.g. 'completion score calibrated'")
     tu.add_argument("--epochs", type=int, default=None, help="most epochs (val picks the best; default 8)")
     tu.add_argument("--rank", type=int, default=None, help="LoRA rank (default 16)")
+    tu.add_argument("--merge", action="store_true", help="also write merged.gguf (base + adapter in one file) for servers that load no adapters (LM Studio)")
     tu.add_argument("--resume", default=None, help="continue runs/<id> after a kill or Ctrl-C, from its last finished epoch")
     tu.add_argument("--quiet", action="store_true", help="no progress bars")
     tu.set_defaults(func=cmd_tune)
@@ -35,13 +36,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
         if args.resume:
             refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--program": args.program, "--format": args.format,
-                                             "--epochs": args.epochs, "--rank": args.rank})
+                                             "--epochs": args.epochs, "--rank": args.rank, "--merge": args.merge or None})
             tuned = resume_tune(args.resume, registry=args.registry, epochs=epoch_done, progress=eval_bar)
         elif not args.task:
             raise SmoloptError("tune needs a TASK (or --resume runs/<id>)")
         else:
             tuned = start_tune(args.task, model=args.model, program_path=args.program, fmt=args.format, epochs=args.epochs,
-                               rank=args.rank, registry=args.registry, epochs_progress=epoch_done, progress=eval_bar)
+                               rank=args.rank, merge=args.merge, registry=args.registry, epochs_progress=epoch_done, progress=eval_bar)
     if not args.quiet:
         for line in terminal(tune_report(tuned)):
             console.print(line)

@@ -17,7 +17,7 @@ from smolopt.tune.train import MIN_TRAIN, EpochProgress, Settings
 
 
 def start_tune(task_ref: str, *, model: str | None = None, program_path: str | None = None, fmt: str | None = None,
-               epochs: int | None = None, rank: int | None = None, registry: str | Path | None = None,
+               epochs: int | None = None, rank: int | None = None, merge: bool = False, registry: str | Path | None = None,
                epochs_progress: EpochProgress | None = None, progress: Progress | None = None) -> Tuned:
     """`smolopt tune TASK`: everything is checked (task, model, program, format) before the run directory exists."""
     registry_ = load_registry(registry)
@@ -29,17 +29,19 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
     settings = Settings()
     settings = replace(settings, epochs=epochs or settings.epochs, rank=rank or settings.rank, alpha=2 * (rank or settings.rank))
     run = new_run("tune", task.name, {**task_config(task), "model": spec.public(), "program": program_path, "format": fmt,
-                                      "settings": asdict(settings)})
-    return run_tune(task, program, registry_, spec.name, settings, run, program_path=program_path, epochs=epochs_progress, progress=progress)
+                                      "settings": asdict(settings), "merge": merge})
+    return run_tune(task, program, registry_, spec.name, settings, run, program_path=program_path, merge=merge, epochs=epochs_progress,
+                    progress=progress)
 
 
 def resume_tune(path: str | Path, *, registry: str | Path | None = None, epochs: EpochProgress | None = None,
                 progress: Progress | None = None) -> Tuned:
     """`smolopt tune --resume runs/<id>`: the same tune, from its last finished epoch."""
     run, config = read_config(path, "tune", lambda c: (config_task(c), c["model"]["name"], c.get("program"), c.get("format"),
-                                                      Settings(**{**c["settings"], "modules": tuple(c["settings"]["modules"])})))
-    task_ref, model, program_path, fmt, settings = config
+                                                      Settings(**{**c["settings"], "modules": tuple(c["settings"]["modules"])}),
+                                                      bool(c.get("merge"))))
+    task_ref, model, program_path, fmt, settings, merge = config
     registry_ = load_registry(registry)
     task = load_task(task_ref)
     program = prepared_program(task, program_path, fmt)
-    return run_tune(task, program, registry_, model, settings, run, program_path=program_path, epochs=epochs, progress=progress)
+    return run_tune(task, program, registry_, model, settings, run, program_path=program_path, merge=merge, epochs=epochs, progress=progress)

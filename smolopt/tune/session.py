@@ -37,12 +37,14 @@ from smolopt.tune.arms import Arm
 from smolopt.tune.base import load_base
 from smolopt.tune.examples import pairs, predictor_of
 from smolopt.tune.export import write_adapter
+from smolopt.tune.merge import merge as merge_adapter
 from smolopt.tune.serving import write_serving_files
 from smolopt.tune.report import tune_report
 from smolopt.tune.result import Tuned
 from smolopt.tune.train import EpochProgress, Settings, Trained, train
 
 ADAPTER = "adapter.gguf"
+MERGED = "merged.gguf"
 CHECKPOINTS = "tune"
 
 
@@ -93,11 +95,15 @@ def tune_weights(task: Task, programs: list[dspy.Module], spec: ModelSpec, run: 
 
 
 def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | None, settings: Settings, run: Run,
-             *, program_path: str | None = None, epochs: EpochProgress | None = None, progress: Progress | None = None) -> Tuned:
-    """Tune in `run` (new, or one to resume), then evaluate base and tuned on test with the real server."""
+             *, program_path: str | None = None, merge: bool = False, epochs: EpochProgress | None = None,
+             progress: Progress | None = None) -> Tuned:
+    """Tune in `run` (new, or one to resume), then evaluate base and tuned on test with the real server.
+    `merge` also writes merged.gguf, base and adapter in one file."""
     spec = registry.get(model)
     with run.continuable("tune", lambda: f"finished epochs are kept in {run.path / CHECKPOINTS}"):
         trained, adapter, seconds = tune_weights(task, [program], spec, run, settings, epochs)
+        if merge:
+            merge_adapter(resolve_gguf(spec), adapter, run.path / MERGED, spec.name)
     memory = peak_memory_mb()
     save_program(program, run.path / "program.json", task.name, adapter=adapter)
     tuned_registry, tuned_name = with_adapter(registry, spec.name, adapter)
