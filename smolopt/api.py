@@ -31,7 +31,7 @@ from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.errors import SmoloptError
 from smolopt.program_io import save_program
 from smolopt.prompt_vs_weights import WeightsSearch, search_weights, with_weights
-from smolopt.registry import load_registry
+from smolopt.registry import load_registry, with_adapter
 from smolopt.report import Report, markdown
 from smolopt.runs import Run
 from smolopt.scaffold import config_task, read_config, run_scaffold, task_config
@@ -87,6 +87,7 @@ class Optimizer:
         rule_budget: int | None = None,
         seed: int = 0,
         weights: str | None = None,
+        adapter: str | None = None,
         progress: OptimizeProgress | None = None,
     ):
         """`reflection`: a registry entry, or None for format search and few-shot injection only.
@@ -94,10 +95,15 @@ class Optimizer:
         `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
         `rule_budget`: what `smolopt.probe.probed_rule_budget` measured, to flag overlong instructions.
         `weights`: "lora" also tunes the student's weights after the prompt search and searches again
-        on them; the run then compares seed, prompt, weights and both on test (`smolopt.prompt_vs_weights`)."""
+        on them; the run then compares seed, prompt, weights and both on test (`smolopt.prompt_vs_weights`).
+        `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts."""
         self.metric = metric
         self.registry = load_registry(registry)
-        self.student = self.registry.get(student).name
+        self.adapter = adapter
+        self.entry = self.registry.get(student).name  # the registry's own name (config.json), without the adapter
+        self.student = self.entry
+        if adapter:
+            self.registry, self.student = with_adapter(self.registry, self.entry, adapter)
         if reflection is not None:
             self.registry.get(reflection)  # an unknown name is an error; an unreachable model is not
         self.reflection = reflection
@@ -137,8 +143,8 @@ class Optimizer:
         """Optimize a loaded task; a given `run` (see `resume`) replays the search from its cache.
         `notices`: what the caller must tell the user, kept with the run's own (results.json, report.md)."""
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
-        config = {**task_config(task), "student": self.student, "reflection": self.reflection, "judge": self.judge, "budget": budget,
-                  "seed": self.seed, "weights": self.weights, "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))}}
+        config = {**task_config(task), "student": self.entry, "reflection": self.reflection, "judge": self.judge, "budget": budget,
+                  "seed": self.seed, "weights": self.weights, "adapter": self.adapter, "models": {name: self.registry.get(name).public() for name in filter(None, (self.student, self.reflection))}}
         with run_scaffold("optimize", config, self.registry, label=task.name, resume=run) as scaffold:
             for text in notices:
                 scaffold.notice(text)
@@ -168,4 +174,5 @@ class Optimizer:
 def _optimizer_arguments(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The task and the Optimizer's arguments as an optimize run's config.json recorded them."""
     return config_task(config), {"student": config["student"], "reflection": config["reflection"], "judge": config.get("judge"),
-                                 "budget": int(config["budget"]), "seed": int(config["seed"]), "weights": config.get("weights")}
+                                 "budget": int(config["budget"]), "seed": int(config["seed"]), "weights": config.get("weights"),
+                                 "adapter": config.get("adapter")}

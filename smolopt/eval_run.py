@@ -15,7 +15,7 @@ from smolopt.candidate import set_formats
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, ExampleResult, Progress, evaluate
 from smolopt.program_io import load_program, saved_adapter
-from smolopt.registry import load_registry, with_adapter
+from smolopt.registry import entry_of, load_registry, with_adapter
 from smolopt.report import eval_report, markdown, outputs_markdown
 from smolopt.runs import Run
 from smolopt.scaffold import Scaffold, config_task, read_config, run_scaffold, task_config
@@ -83,8 +83,7 @@ def run_eval(
 
 
 def _eval_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    # The entry's own name: an adapter's entry is made again from "adapter" on resume.
-    return {"task_ref": config_task(config), "split": config["split"], "model": config["model"]["name"].split("+", 1)[0],
+    return {"task_ref": config_task(config), "split": config["split"], "model": entry_of(config["model"]["name"]),
             "program_path": config.get("program"), "fmt": config.get("format"), "judge": config.get("judge"),
             "refine": int(config.get("refine") or 1), "adapter": config.get("adapter")}
 

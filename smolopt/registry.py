@@ -32,6 +32,7 @@ PROVIDER_OFFERS: dict[str, tuple[Capability, ...]] = {
 }
 
 DEFAULT_REGISTRY = Path("models.toml")
+WITH_ADAPTER = "+"  # "smollm2-135m+<run>/adapter": an entry served with a LoRA adapter (see with_adapter)
 
 
 class ModelSpec(BaseModel):
@@ -213,5 +214,10 @@ def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> t
             "(use the serve.sh or Modelfile beside the adapter, then point an entry at that server)"
         )
     path = Path(adapter).expanduser().resolve()
-    tuned = spec.model_copy(update={"name": f"{spec.name}+{path.parent.name}/{path.stem}", "lora": str(path), "port": None})
+    tuned = spec.model_copy(update={"name": f"{spec.name}{WITH_ADAPTER}{path.parent.name}/{path.stem}", "lora": str(path), "port": None})
     return registry.model_copy(update={"models": {**registry.models, tuned.name: tuned}}), tuned.name
+
+
+def entry_of(name: str) -> str:
+    """The registry entry behind a name `with_adapter` made (a resumed run makes that entry again)."""
+    return name.split(WITH_ADAPTER, 1)[0]

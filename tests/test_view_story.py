@@ -15,24 +15,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task
+from cli_runner import cli_command, cli_env, run_smolopt, small_task
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 SCRIPT = "<script>document.title = 'pwned'; window.pwned = true;</script>"
-
-
-def sentiment_the_seed_gets_wrong(folder: Path) -> Path:
-    """A small sentiment copy whose val split holds no positive text: the 135M's seed prompt says
-    "positive" to almost everything, so there is a gain for the search to find and the noise check
-    to let through, and the run ships a candidate to show beside the seed."""
-    small_task("sentiment", folder, 8)
-    rows = [json.loads(line) for line in (ROOT / "tasks" / "sentiment" / "data.jsonl").read_text().splitlines() if line.strip()]
-    kept = [row for row in map(json.loads, (folder / "data.jsonl").read_text().splitlines()) if row["split"] != "val"]
-    kept += [row for row in rows if row["split"] == "val" and row["label"] != "positive"][:8]
-    (folder / "data.jsonl").write_text("\n".join(json.dumps(row) for row in kept))
-    return folder
 
 
 def only_run(runs: Path, pattern: str) -> Path:
@@ -45,7 +33,7 @@ def only_run(runs: Path, pattern: str) -> Path:
 def runs(registry_path, tmp_path_factory) -> Path:
     """A runs folder of real runs, plus the altered copies."""
     work = tmp_path_factory.mktemp("view")
-    sentiment = sentiment_the_seed_gets_wrong(work / "sentiment_small")
+    sentiment = small_task("sentiment", work / "sentiment_small", 8)
     story = small_task("story", work / "story_small", 2)
     for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "40", "--reflection", "none"),
                  ("eval", str(story), "--judge", "none")):
@@ -58,6 +46,15 @@ def runs(registry_path, tmp_path_factory) -> Path:
     for example in results["examples"]:
         example["predicted"] = f"{SCRIPT}{example['predicted']}"
     (scripted / "results.json").write_text(json.dumps(results))
+    # A run this small rarely passes the noise check, so its seed ships; this copy ships the
+    # candidate the run's own proposals made (the shape of a run that found a real gain).
+    optimized = only_run(folder, "*-optimize-sentiment_small")
+    shipped = shutil.copytree(optimized, folder / f"{optimized.name}-shipped")
+    results = json.loads((shipped / "results.json").read_text())
+    proposals = [json.loads(line) for line in (shipped / "proposals.jsonl").read_text().splitlines()]
+    results["best_candidate"] = {**results["seed_candidate"], **{p["component"]: p["text"] for p in proposals if p["accepted_by_guard"]}}
+    results["choice"]["shipped"] = len(results["iterations"]) - 1
+    (shipped / "results.json").write_text(json.dumps(results))
     corrupt = shutil.copytree(only_run(folder, "*-eval-sentiment_small"), folder / "20000101-000000-eval-corrupt")
     (corrupt / "results.json").write_text('{"summary": {"accuracy": 0.5}, "examples": [')
     secret = work / "secret.json"
@@ -104,17 +101,18 @@ def test_the_runs_list_shows_every_run_and_names_the_corrupt_one_unreadable(view
     eval_row = page.locator("tr.run", has_text="eval-sentiment_small").first
     assert "smollm2-135m" in eval_row.inner_text() and "complete" in eval_row.inner_text()
     assert re.search(r"\d+\.\d% \[\d+\.\d%, \d+\.\d%\]", eval_row.inner_text())  # headline score with its interval
-    optimize_row = page.locator("tr.run", has_text="optimize-sentiment_small")
+    optimize_row = page.locator(f"tr.run[data-run='{only_run(runs, '*-optimize-sentiment_small').name}']")
     assert "→" in optimize_row.inner_text()  # baseline → after
     corrupt = page.locator("tr.run", has_text="eval-corrupt").inner_text()
     assert "unreadable: results.json: not valid JSON" in corrupt and "line 1" in corrupt
 
 
 def test_an_optimize_run_shows_its_report_and_prompts_side_by_side_with_a_diff(view, runs, page):
-    run = only_run(runs, "*-optimize-sentiment_small")
+    run = only_run(runs, "*-optimize-sentiment_small-shipped")
     results = json.loads((run / "results.json").read_text())
     page.goto(f"{view}/runs/{run.name}/")
-    assert "Accepted candidates" in page.locator("#report").inner_text()  # the report's own tables
+    report = page.locator("#report").inner_text()
+    assert "Accepted candidates" in report and "Formats on val" in report  # the report's own tables
     assert page.locator("#report table").count() >= 3
     seed, best = results["seed_candidate"], results["best_candidate"]
     predictor = next(key for key in seed if not key.endswith((".demos", ".format")))
@@ -123,7 +121,7 @@ def test_an_optimize_run_shows_its_report_and_prompts_side_by_side_with_a_diff(v
     assert sides.first.locator("ins, del").count() == 0  # the seed against itself
     assert seed[predictor].strip() in sides.first.locator(".diff").inner_text()
     kept = {row["candidate"]: row.get("prompt") for row in results["iterations"]}
-    assert sides.count() >= 2, "no candidate beside the seed: the run shipped the seed and its rows keep no candidate texts"
+    assert sides.count() >= 2, "no candidate beside the seed: the run made no proposal to ship"
     for index in range(1, sides.count()):
         side = sides.nth(index)
         number = int(re.search(r"candidate (\d+)", side.get_attribute("data-label")).group(1))

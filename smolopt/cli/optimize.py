@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     op.add_argument("--judge", default=None, help="judge model of a judged task such as story (default: the registry's [defaults] reflection; 'none' leaves the judge's parts out)")
     op.add_argument("--budget", default=None, help="light, medium, heavy (10, 20, 40 validation passes) or a number of metric calls")
     op.add_argument("--seed", type=int, default=None, help="random seed of the search (default 0)")
+    op.add_argument("--adapter", default=None, help="search prompts for the embedded student served with this LoRA adapter.gguf")
     op.add_argument("--weights", choices=["lora"], default=None,
                     help="lora: also tune the student's weights (CPU) after the prompt search, search again on them, and compare seed / prompt / weights / both on test")
     op.add_argument("--resume", type=Path, default=None, help="continue runs/<id>: finished calls come from its cache")
@@ -36,7 +37,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
     if args.resume:
         refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection, "--judge": args.judge,
-                                         "--budget": args.budget, "--seed": args.seed, "--weights": args.weights})
+                                         "--budget": args.budget, "--seed": args.seed, "--weights": args.weights,
+                                         "--adapter": args.adapter})
         optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry)
     else:
         if not args.task:
@@ -45,7 +47,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         optimizer = Optimizer(
             student=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
             judge=chosen_judge(args),
-            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0, weights=args.weights,
+            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0, weights=args.weights, adapter=args.adapter,
         )
         optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
 

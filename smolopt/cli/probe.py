@@ -18,6 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     probe.add_argument("--task", action="append", default=None, help="task to probe; repeatable (default: sentiment)")
     probe.add_argument("--examples", type=int, default=None,
                        help="score every variant on the first N val examples (default: 12, smolopt.probe.DEFAULT_EXAMPLES)")
+    probe.add_argument("--adapter", default=None, help="probe the embedded model(s) served with this LoRA adapter.gguf")
     probe.add_argument("--weights", action=argparse.BooleanOptionalAction, default=None,
                        help="end each (model, task) with a short LoRA tune (3 epochs, CPU) measured like the prompts: "
                             "tells a weights problem from a capacity problem (default: on)")
@@ -37,13 +38,13 @@ def cmd_probe(args: argparse.Namespace) -> int:
     with progress_line("probe", args.quiet) as progress:
         if args.resume:
             refuse_with_resume(args.resume, {"--model": args.model, "--task": args.task, "--examples": args.examples,
-                                             "--weights": args.weights})
+                                             "--weights": args.weights, "--adapter": args.adapter})
             probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress, weights=weights_row)
         else:
             examples = DEFAULT_EXAMPLES if args.examples is None else args.examples
             probes, card, run = probe_run(args.task or ["sentiment"], args.model or [None], examples=examples,
                                           registry=args.registry, progress=progress,
-                                          weights=None if args.weights is False else weights_row)
+                                          weights=None if args.weights is False else weights_row, adapter=args.adapter)
     console.print(section_table(summary_section(probes)))
     console.print(f"card written to {card}")
     console.print(f"run saved to {run.path}")

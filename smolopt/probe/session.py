@@ -16,7 +16,7 @@ from smolopt.probe.measure import results_json, run_probe
 from smolopt.backends import Models
 from smolopt.probe.plan import DEFAULT_EXAMPLES, ProbePlan, plan_probe
 from smolopt.probe.verdict import Measurement, TaskProbe
-from smolopt.registry import load_registry
+from smolopt.registry import entry_of, load_registry, with_adapter
 from smolopt.runs import Run
 from smolopt.scaffold import read_config, run_scaffold
 from smolopt.tasks import load_task
@@ -37,11 +37,19 @@ def probe_run(
     run: Run | None = None,
     progress: ProbeProgress | None = None,
     weights: WeightsRow | None = None,
+    adapter: str | None = None,
 ) -> tuple[list[TaskProbe], Path, Run]:
     """Probe every model on every task; returns the probes, the card's path and the run.
-    `weights` adds a short tune's measurement to each (model, task) probe after its prompts."""
+    `weights` adds a short tune's measurement to each (model, task) probe after its prompts;
+    `adapter` probes the (embedded) models served with that LoRA adapter."""
     registry_ = load_registry(registry)
-    specs = list({spec.name: spec for spec in (registry_.get(name) for name in models or [None])}.values())
+    names = models or [None]
+    if adapter:
+        names = []
+        for model in models or [None]:
+            registry_, name = with_adapter(registry_, model, adapter)
+            names.append(name)
+    specs = list({spec.name: spec for spec in (registry_.get(name) for name in names)}.values())
     tasks = [load_task(ref) for ref in dict.fromkeys(task_refs)]
     plans = [plan_probe(task, with_gguf_facts(spec), examples) for spec in specs for task in tasks]
     config = {
@@ -50,6 +58,7 @@ def probe_run(
         "models": [spec.public() for spec in specs],
         "examples": examples,
         "weights": weights is not None,
+        "adapter": adapter,
     }
     total = sum(plan.total_steps for plan in plans)
     probes: list[TaskProbe] = []
@@ -70,8 +79,10 @@ def probe_run(
 
 
 def _probe_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    return {"task_refs": config.get("task_paths") or config["tasks"], "models": [m["name"] for m in config["models"]],
-            "examples": int(config["examples"]), "tuned": bool(config.get("weights"))}
+    adapter = config.get("adapter")
+    return {"task_refs": config.get("task_paths") or config["tasks"],
+            "models": [entry_of(m["name"]) for m in config["models"]],
+            "examples": int(config["examples"]), "tuned": bool(config.get("weights")), "adapter": adapter}
 
 
 def resume_probe(path: str | Path, *, registry: str | Path | None = None, progress: ProbeProgress | None = None,
