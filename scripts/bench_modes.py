@@ -16,18 +16,40 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import preamble, write_section  # noqa: E402
 
-from smolopt.adapters.formats import ALL  # noqa: E402
+import dspy  # noqa: E402
+
+from smolopt.adapters.formats import ALL, Format  # noqa: E402
 from smolopt.backends import Models  # noqa: E402
 from smolopt.candidate import apply_candidate, format_key, seed_candidate  # noqa: E402
-from smolopt.evaluation import evaluate  # noqa: E402
+from smolopt.evaluation import EvalResult, evaluate  # noqa: E402
 from smolopt.probe import balanced_demos, with_demos  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import distribution, markdown_table, pct  # noqa: E402
 from smolopt.stats import bootstrap_interval  # noqa: E402
-from smolopt.tasks import available_tasks, load_task  # noqa: E402
+from smolopt.tasks import Task, available_tasks, load_task  # noqa: E402
 
-HEADERS = ["task", "demos", "format", "accuracy [95% CI]", "parse rate", "labels predicted (gold)", "labels before calibration",
-           "LM calls / example", "prompt tokens / example", "median s / example"]
+# What one evaluation shows; scripts/bench_models.py reads the same cells per model.
+CELLS = ["accuracy [95% CI]", "parse rate", "labels predicted (gold)", "labels before calibration",
+         "LM calls / example", "prompt tokens / example", "median s / example"]
+HEADERS = ["task", "demos", "format", *CELLS]
+
+
+def asked(task: Task, lm: dspy.LM, examples: list[dspy.Example], k: int, fmt: Format, split: str) -> EvalResult:
+    """The task's program with its first k label-balanced training demos, every predictor asked in `fmt`."""
+    program = task.program()
+    base = with_demos(seed_candidate(program), program, task, balanced_demos(task, k))
+    candidate = {**base, **{format_key(p): str(fmt) for p, _ in program.named_predictors()}}
+    return evaluate(task, apply_candidate(program, candidate), examples, lm, split=split)
+
+
+def cells(result: EvalResult) -> list[str]:
+    """One evaluation as CELLS."""
+    low, high = bootstrap_interval([e.score for e in result.examples])
+    before = result.uncalibrated_distribution()
+    return [f"{pct(result.accuracy)} [{pct(low)}, {pct(high)}]", pct(result.parse_rate),
+            distribution(result), distribution(result, before) if before else "-",
+            f"{result.calls_per_example:.2f}", f"{sum(e.prompt_tokens for e in result.examples) / result.n:.0f}",
+            f"{result.median_latency_s:.2f}"]
 
 
 def main() -> None:
@@ -42,19 +64,10 @@ def main() -> None:
         lm = models.lm(None)
         for name in names:
             task = load_task(name)
-            program = task.program()
             examples = task.split(args.split)
             for k in args.demos:
-                base = with_demos(seed_candidate(program), program, task, balanced_demos(task, k))
                 for fmt in ALL:
-                    candidate = {**base, **{format_key(p): str(fmt) for p, _ in program.named_predictors()}}
-                    result = evaluate(task, apply_candidate(program, candidate), examples, lm, split=args.split)
-                    low, high = bootstrap_interval([e.score for e in result.examples])
-                    before = result.uncalibrated_distribution()
-                    rows.append([name, str(k), str(fmt), f"{pct(result.accuracy)} [{pct(low)}, {pct(high)}]", pct(result.parse_rate),
-                                 distribution(result), distribution(result, before) if before else "-",
-                                 f"{result.calls_per_example:.2f}", f"{sum(e.prompt_tokens for e in result.examples) / result.n:.0f}",
-                                 f"{result.median_latency_s:.2f}"])
+                    rows.append([name, str(k), str(fmt), *cells(asked(task, lm, examples, k, fmt, args.split))])
                     print(" | ".join(rows[-1]), flush=True)
     notices = "".join(f"- notice: {text}\n" for text in models.log.notices)
     body = "\n".join([

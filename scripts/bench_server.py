@@ -10,8 +10,9 @@ over two replicas, and requests per scored answer, side by side in one run.
 2. Requests at once: the same eval against two embedded replicas, one request at a time and
    `parallel = 2`; the answers must be the same, example by example.
 3. Requests per scored answer, uncalibrated (the calibration batch is 12 requests per prompt,
-   counted apart): each first request is sent again here without the end-of-text field, as smolopt
-   sent it before, and one that comes back empty would have been sent a second time.
+   counted apart), now and as smolopt asked before, measured on the same prompts here: every first
+   token that several labels share followed with another request, and the first request sent
+   without the end-of-text field (one that comes back empty was sent a second time).
 
 Every call slower than 10 times its run's median is listed with the load average when it ended,
 so a slow episode (like one measured at 12 times the quiet time) can be explained when it comes back.
@@ -35,7 +36,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchmd import preamble, write_section  # noqa: E402
 
-from smolopt.backends import CallLog, Models  # noqa: E402
+from smolopt.adapters.scoring import label_logprobs  # noqa: E402
+from smolopt.backends import CallLog, LocalClient, Models  # noqa: E402
 from smolopt.backends.embedded import default_threads  # noqa: E402
 from smolopt.candidate import apply_candidate, format_key, seed_candidate  # noqa: E402
 from smolopt.evaluation import EvalResult, evaluate  # noqa: E402
@@ -99,28 +101,36 @@ def run(folder: Path, fmt: str, examples: int, neighbour: str | None = None, **e
                 result = evaluate(task, program, task.split("test")[:examples], lm, split="test")
                 wall = time.perf_counter() - start
             calls = [json.loads(line) for line in log_path.read_text().splitlines()]
-            replayed = empty_without_forbid(lm.text_model.replicas.urls[0], calls) if fmt == "completion score" else None
+            before = requests_before(lm.text_model, calls, task.labels) if fmt == "completion score" else None
     finally:
         if busy:
             busy.kill()
             busy.wait()
     median = statistics.median(c["latency_s"] for c in calls)
     slow = [f"{c['latency_s']:.2f} s (load {load.at(c['time']):.1f})" for c in calls if c["latency_s"] > 10 * median]
-    return {"result": result, "wall": wall, "calls": calls, "median": median, "slow": slow, "replayed": replayed,
+    return {"result": result, "wall": wall, "calls": calls, "median": median, "slow": slow, "before": before,
             "load": max((sample for _, sample in load.samples), default=0.0)}
 
 
-def empty_without_forbid(url: str, calls: list[dict]) -> int:
-    """How many first requests of an answer come back empty when sent without the end-of-text field
-    (how smolopt asked before: each such answer cost a second request)."""
-    empty = 0
+def requests_before(client: LocalClient, calls: list[dict], labels: tuple[str, ...]) -> tuple[int, int]:
+    """For the answers' first requests in `calls`, as smolopt asked before: (continuations it sent
+    after shared first tokens, first requests that came back empty without the end-of-text field
+    and were sent again)."""
+    walked = empty = 0
     for call in calls:
-        body = dict(call["request"])
-        if not body.get("prompt", "").endswith(":") or body.pop("min_tokens", None) is None:
+        body, prompt = dict(call["request"]), call["request"].get("prompt", "")
+        if not prompt.endswith(":"):
             continue  # a continuation after a shared first token, not an answer's first request
-        reply = httpx.post(f"{url}/completions", json=body, timeout=60).json()
-        empty += not reply["choices"][0]["text"]
-    return empty
+        asked: list[str] = []
+
+        def ask(prefix: str, prompt: str = prompt) -> dict[str, float] | None:
+            asked.append(prefix)
+            return client.next_token_logprobs(prompt + prefix)
+        label_logprobs(ask, labels)  # every shared first token followed, as before
+        walked += len(asked) - 1
+        body.pop("min_tokens", None)
+        empty += not httpx.post(f"{client.replicas.urls[0]}/completions", json=body, timeout=60).json()["choices"][0]["text"]
+    return walked, empty
 
 
 def same_answers(a: EvalResult, b: EvalResult) -> bool:
@@ -177,11 +187,12 @@ def main() -> None:
     scored = run(folder, "completion score", args.examples)
     n = scored["result"].n
     now = len(scored["calls"]) / n
-    first = sum(1 for c in scored["calls"] if c["request"]["prompt"].endswith(":")) / n
-    was = now + scored["replayed"] / n
-    calls_rows = [["before (end-of-text answered first, then asked again)", f"{was:.2f}", f"{scored['replayed']} of {n}"],
-                  ["now (end-of-text forbidden in the first request)", f"{now:.2f}", "0"]]
-    print(calls_rows, f"first-token requests {first:.2f}, continuations {now - first:.2f}", flush=True)
+    first = sum(1 for c in scored["calls"] if c["request"]["prompt"].endswith(":"))
+    walked, empty = scored["before"]
+    continued_now = len(scored["calls"]) - first
+    calls_rows = [["before: every shared first token followed; end-of-text asked again", f"{(first + walked + empty) / n:.2f}", str(walked), str(empty)],
+                  ["now: only where it can change the answer; end-of-text forbidden at once", f"{now:.2f}", str(continued_now), "0"]]
+    print(calls_rows, flush=True)
 
     target = "met" if max(float(r[3].rstrip("×")) for r in thread_rows if r[0].startswith("now") and r[1] == "CPU-bound neighbour") <= 2.2 else "missed"
     body = "\n".join([
@@ -202,10 +213,11 @@ def main() -> None:
         "",
         "### Requests per scored answer (`completion score`, no calibration)",
         "",
-        markdown_table(["how", "requests / answer", "answers ending at once"], calls_rows),
+        markdown_table(["how", "requests / answer", "continuations after a shared first token", "answers repeated for end-of-text"],
+                       calls_rows),
         "",
-        f"Of today's {now:.2f}: {first:.2f} first-token requests and {now - first:.2f} continuations after a first token "
-        "that several labels share (' N' for ' Negative' and ' Neutral'), which only a second request can split.",
+        f"Answers ({n}): {pct(scored['result'].accuracy)} accurate now. A continuation splits a first token several labels "
+        "share (' N' for ' Negative' and ' Neutral'); it is sent now only when that split could change the winning label.",
     ])
     write_section("bench_server", body)
     print(body)

@@ -9,8 +9,9 @@ states), one call of one token decides. Where one token begins several labels ("
 through, so multi-token labels are scored by their own continuations, not by a shared prefix.
 That costs a request, so it is asked only when it can change the answer: when the shared tokens'
 whole probability, given to either label, could change which label wins (before calibration and
-after it). On sentiment the 135M puts more on " N" (" Negative", " Neutral") than on either
-label's own tokens for 22 of 96 test prompts, yet the winner was already settled in all but a few.
+after it). On sentiment's 96 test prompts the 135M put more on " N" or " Ne" (" Negative",
+" Neutral") than on those labels' own tokens 28 times, which cost 1.29 requests per answer; the
+winner was settled every time, and with them unfollowed the 96 answers are the same at 1.00.
 
 A label that appears nowhere in the top-k gets a floor below the k-th token: it is less likely
 than anything listed, and how much less the server does not say.

@@ -46,17 +46,17 @@ def check_offers(client: LocalClient) -> tuple[dict[str, bool], str | None]:
 
 
 def embedded_setup(spec: ModelSpec) -> str:
-    """'1 thread (2 for the prompt), 2 replicas': how the embedded server will be started."""
+    """'2 servers × 1 thread (1 for prompts), 2 at once': how it will be started."""
     threads, batch_threads = default_threads(spec)
-    replicas = f", {spec.replicas} replicas" if spec.replicas > 1 else ""
-    return f"{threads} thread{'s' * (threads > 1)} ({batch_threads} for the prompt){replicas}"
+    servers = f"{spec.replicas} servers" if spec.replicas > 1 else "1 server"
+    return f"{servers} × {threads} thread{'s' * (threads > 1)} ({batch_threads} for prompts), {default_parallel(spec, [])} at once"
 
 
 def model_status(spec: ModelSpec) -> ModelStatus:
     declared = tuple(c for c in ("chat", "completions", "logprobs") if spec.can(c))  # type: ignore[arg-type]
     if spec.provider == "embedded":
         try:
-            ready = f"ready: started on demand, {embedded_setup(spec)}"
+            ready = f"ready: started on demand; {embedded_setup(spec)}"
             return ModelStatus(resolve_gguf(spec).name, "127.0.0.1 (embedded)", ready, declared)
         except SmoloptError as err:
             return ModelStatus(spec.model or spec.name, "127.0.0.1 (embedded)", f"missing: {err}", declared)
@@ -79,4 +79,4 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     status = "reachable, serving " + (", ".join(models[:3]) or "no models")
     if len(live) < len(urls):
         status += f" ({len(live)} of {len(urls)} servers answer)"
-    return ModelStatus(serves, where, f"{status}; {client.parallel} requests at once", declared, found)
+    return ModelStatus(serves, where, f"{status}; {client.parallel} at once", declared, found)

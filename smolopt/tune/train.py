@@ -88,6 +88,22 @@ def _encode(base: Base, pairs: list[Pair], limit: int) -> tuple[list[Pair], list
     return kept, encoded
 
 
+def _bucketed(rows: list[tuple[list[int], list[int]]], size: int, rng: random.Random) -> list[tuple[list[int], list[int]]]:
+    """The rows shuffled, then sorted by length within windows of eight batches, then the batches shuffled.
+
+    A batch is as long as its longest text: zero-shot prompts (about 30 tokens on sentiment) batched
+    with three-demo prompts (about 115) would be padded to the long ones, nearly doubling the work of
+    a mixed tune. Windows keep each epoch's order random while most batches hold texts of one kind.
+    """
+    order = rows[:]
+    rng.shuffle(order)
+    window = size * 8
+    order = [row for start in range(0, len(order), window) for row in sorted(order[start:start + window], key=lambda r: len(r[0]))]
+    batches = [order[start:start + size] for start in range(0, len(order), size)]
+    rng.shuffle(batches)
+    return [row for batch in batches for row in batch]
+
+
 def _batches(rows: list[tuple[list[int], list[int]]], size: int, pad: int):
     import torch
 
@@ -203,9 +219,8 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
             break
         started = time.perf_counter()
         model.train()
-        order = train_rows[:]
-        random.Random(settings.seed * 1009 + epoch).shuffle(order)
         losses = []
+        order = _bucketed(train_rows, settings.batch_size, random.Random(settings.seed * 1009 + epoch))
         for ids, labels, mask in _batches(order, settings.batch_size, base.pad_id):
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
             loss.backward()
