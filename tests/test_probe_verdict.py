@@ -54,11 +54,12 @@ def recorded_probe(
     demos = demos if demos is not None else {1: [4 / 12], 2: [5 / 12, 4 / 12], 4: [4 / 12, 5 / 12, 3 / 12], 8: [4 / 12] * 3}
     gold = BALANCED if labels else {"(answer)": N}
     measurements = [
-        measurement("seed", "seed", seed, predicted={"positive": 11, "(unparsed)": 1}, gold=gold, prompt_tokens_per_call=52.0),
+        measurement("seed", "seed", seed, format="chat generate", predicted={"positive": 11, "(unparsed)": 1}, gold=gold,
+                    prompt_tokens_per_call=52.0),
         measurement("format chat", "format", chat, adapter="chat", parse_rate=0.5, prompt_tokens_per_call=230.0),
         measurement("format json", "format", json_accuracy, adapter="json", parse_rate=0.0, prompt_tokens_per_call=228.0),
     ]
-    measurements += [measurement(f"ask {fmt}", "ask", acc, prompt_tokens_per_call=40.0) for fmt, acc in (asked or {}).items()]
+    measurements += [measurement(f"ask {fmt}", "ask", acc, format=fmt, prompt_tokens_per_call=40.0) for fmt, acc in (asked or {}).items()]
     measurements += [
         measurement(f"rules {k}", "rules", acc, k=k, prompt_tokens_per_call=52.0 + 20 * k) for k, acc in zip(RULE_KS, rules)
     ]
@@ -247,7 +248,8 @@ def test_plan_skips_prompts_that_would_not_fit_and_counts_the_rest():
 def test_card_renders_tables_verdict_and_plots(tmp_path: Path):
     prompt = recorded_probe(seed=0.5, rules=(0.5, 0.5, 0.25, 0.25, 0.0),
                             demos={1: [4 / 12], 2: [5 / 12, 4 / 12], 4: [4 / 12, 9 / 12, 3 / 12], 8: [5 / 12] * 3})
-    prompt.measurements.append(measurement("ask completion score calibrated", "ask", 7 / 12, prompt_tokens_per_call=40.0))
+    prompt.measurements.append(measurement("ask completion score calibrated", "ask", 7 / 12, format="completion score calibrated",
+                                           prompt_tokens_per_call=40.0))
     capacity = recorded_probe(model="ollama-gemma3-270m")
     card = write_card([prompt, capacity], tmp_path)
     text = card.read_text(encoding="utf-8")

@@ -39,6 +39,7 @@ class IterationRow:
     format: str
     added_sentences: int
     past_rule_budget: bool
+    prompt: dict[str, str] = field(default_factory=dict)  # the candidate itself (instructions, demos, formats)
 
 
 def format_label(candidate: dict[str, str]) -> str:
@@ -95,6 +96,7 @@ def iteration_table(result, accepted: list[dict], tokens: dict[str, float], rule
             format=format_label(candidate),
             added_sentences=added,
             past_rule_budget=rule_budget is not None and past_budget(added, rule_budget),
+            prompt=candidate,
         ))
     return rows
 
