@@ -265,7 +265,7 @@ def test_card_renders_tables_verdict_and_plots(tmp_path: Path):
     assert "| chat (seed) |" not in text and "| raw (seed) | 100.0% | 50.0% | 52 |" in text
     # the side-by-side table: one row per (model, task)
     assert "| model | task | seed accuracy | parse raw | parse chat | parse json |" in text
-    assert "| smollm2-135m | sentiment | 50.0% | 100.0% | 50.0% | 0.0% | 2 | 50.0% @ 0 | 58.3% | prompt problem |" in text
+    assert "| smollm2-135m | sentiment | 50.0% | 100.0% | 50.0% | 0.0% | 2 | 50.0% @ 0 | 58.3% | not tried | prompt problem |" in text
 
     for probe in (prompt, capacity):
         for name in plot_names(probe):

@@ -12,7 +12,7 @@ from smolopt.runs import new_run
 from smolopt.scaffold import config_task, read_config, task_config
 from smolopt.tasks import load_task
 from smolopt.tune.result import Tuned
-from smolopt.tune.session import prepared_program, run_tune
+from smolopt.tune.session import prepared_program, run_tune, tunable
 from smolopt.tune.train import MIN_TRAIN, EpochProgress, Settings
 
 
@@ -24,6 +24,7 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
     task = load_task(task_ref)
     spec = registry_.get(model)
     program = prepared_program(task, program_path, fmt)
+    tunable(spec, [program])
     if len(task.split("train")) < MIN_TRAIN:
         raise SmoloptError(f"task '{task.name}': tune needs at least {MIN_TRAIN} training examples, and its train split has {len(task.split('train'))}")
     settings = Settings()

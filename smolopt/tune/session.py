@@ -64,6 +64,14 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def tunable(spec: ModelSpec, programs: list[dspy.Module]) -> None:
+    """Refuse, in one line and before anything loads, what cannot be tuned: no weights file, several predictors."""
+    if spec.gguf is None:
+        raise SmoloptError(f"model '{spec.name}' names no weights to tune: add gguf = \"PATH\" (the GGUF file your server loads) to its entry")
+    for program in programs:
+        predictor_of(program)
+
+
 def tune_weights(task: Task, programs: list[dspy.Module], spec: ModelSpec, run: Run, settings: Settings,
                  progress: EpochProgress | None = None) -> tuple[Trained, Path, float]:
     """Train on the train split rendered by each of `programs` (the weights serve every one of
@@ -73,10 +81,7 @@ def tune_weights(task: Task, programs: list[dspy.Module], spec: ModelSpec, run: 
     sentiment when demos were put in front; one trained with half its texts behind demos kept
     90.6% zero-shot and 89.6% with demos (the spike behind issue 18).
     """
-    if spec.gguf is None:
-        raise SmoloptError(f"model '{spec.name}' names no weights to tune: add gguf = \"PATH\" (the GGUF file your server loads) to its entry")
-    for program in programs:
-        predictor_of(program)  # a multi-step program is refused before the weights load
+    tunable(spec, programs)
     started = time.perf_counter()
     base_path = resolve_gguf(spec)
     base = load_base(base_path, settings.threads)
