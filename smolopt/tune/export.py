@@ -108,6 +108,12 @@ def write_adapter(path: Path, lora: dict[str, Any], model: Any, base_gguf: Path,
         base = names(module)
         writer.add_tensor(f"{base}.weight.lora_a", np.ascontiguousarray(a, dtype=np.float32))
         writer.add_tensor(f"{base}.weight.lora_b", np.ascontiguousarray(b, dtype=np.float32))
+    return finish(writer, path)
+
+
+def finish(writer: Any, path: Path) -> Path:
+    """Write a GGUFWriter opened on `path`'s .partial name, then rename it into place: a tune killed
+    while writing leaves no half file that llama.cpp would try to load."""
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -17,6 +17,7 @@ import numpy as np
 
 from smolopt.backends.lora import PROGRAM_FORMATS, TASK, check_adapter_for
 from smolopt.errors import SmoloptError
+from smolopt.tune.export import finish
 
 MERGED_TYPE_NAME = "Q8_0"
 MERGED_FROM = "smolopt.merged.base_sha256"
@@ -65,9 +66,4 @@ def merge(base_gguf: Path, adapter: Path, out: Path, model_name: str) -> Path:
         merged += 1
     if merged != len(deltas):
         raise SmoloptError(f"{adapter}: {len(deltas) - merged} of its matrices have no tensor in {base_gguf.name}")
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    out.with_suffix(".partial").replace(out)
-    return out
+    return finish(writer, out)
