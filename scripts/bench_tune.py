@@ -1,7 +1,7 @@
 """Weights vs prompts on the embedded SmolLM2-135M: what a LoRA tune buys, what it costs, one task at a time.
 
-    python scripts/bench_tune.py                          # sentiment and agent_monitor
-    python scripts/bench_tune.py --task sentiment --no-optimize
+    python scripts/bench_tune.py                          # tune sentiment and agent_monitor; optimize --weights on sentiment
+    python scripts/bench_tune.py --task sentiment --optimize none
 
 Per task, one after the other (never two heavy processes at once):
   1. `smolopt tune TASK`: the seed program in its best format on base and on tuned weights (test,
@@ -58,7 +58,7 @@ def points(row: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", action="append", help="default: sentiment and agent_monitor")
-    parser.add_argument("--no-optimize", action="store_true", help="only `smolopt tune` (skip optimize --weights lora)")
+    parser.add_argument("--optimize", action="append", help="tasks to run `optimize --weights lora` on too (default: sentiment; 'none')")
     args = parser.parse_args()
     tasks = args.task or ["sentiment", "agent_monitor"]
     tune_rows, arm_rows, walls = [], [], []
@@ -72,7 +72,7 @@ def main() -> None:
                               f"{base['median_latency_s']:.3f}", f"{tuned['median_latency_s']:.3f}", f"{ratio:.2f}"])
             walls.append(f"`smolopt tune {task}` {wall:.0f} s")
             print(" | ".join(tune_rows[-1]), flush=True)
-            if args.no_optimize:
+            if task not in (args.optimize or ["sentiment"]):
                 continue
             results, wall = smolopt(Path(tmp), "optimize", task, "--weights", "lora")
             for row in results["weights"]["arms"]:

@@ -68,7 +68,7 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     if not listed:
         return ModelStatus(serves, where, "not reachable", declared)
     live = list(listed)
-    client = LocalClient(spec, live, parallel=default_parallel(spec, live))
+    client = LocalClient(spec, live)
     try:
         found, not_completion = check_offers(client)
     finally:
@@ -79,4 +79,4 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     status = "reachable, serving " + (", ".join(models[:3]) or "no models")
     if len(live) < len(urls):
         status += f" ({len(live)} of {len(urls)} servers answer)"
-    return ModelStatus(serves, where, f"{status}; {client.parallel} at once", declared, found)
+    return ModelStatus(serves, where, status, declared, found)
