@@ -133,7 +133,7 @@ def test_a_gemma_adapter_round_trips_too(gemma_registry_path, tmp_path):
     from smolopt.backends.weights import resolve_gguf
     from smolopt.registry import load_registry, with_adapter
 
-    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=24)
+    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=16)
     done = subprocess.run(cli_command("--registry", str(gemma_registry_path), "tune", str(folder), "--model", "gemma3-270m", "--epochs", "2",
                                       "--quiet"), capture_output=True, text=True, env=cli_env(tmp_path), cwd=tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr
