@@ -264,7 +264,7 @@ class RawTextAdapter(Adapter):
         return value
 
     async def acall(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
-        raise NotImplementedError("RawTextAdapter is synchronous; smolopt evaluates one call at a time")
+        raise NotImplementedError("RawTextAdapter is synchronous; smolopt runs examples concurrently on threads (smolopt.parallel)")
 
 
 def usable_formats(signature: type[dspy.Signature], chats: bool = True) -> list[Format]:
