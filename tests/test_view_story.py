@@ -124,8 +124,9 @@ def test_an_optimize_run_shows_its_report_and_prompts_side_by_side_with_a_diff(v
     assert sides.count() >= 2, "no candidate beside the seed: the run made no proposal to ship"
     for index in range(1, sides.count()):
         side = sides.nth(index)
-        number = int(re.search(r"candidate (\d+)", side.get_attribute("data-label")).group(1))
-        texts = kept.get(number) or best  # "chosen (candidate n)": the shipped candidate, results.json's best
+        label = side.get_attribute("data-label")
+        number = int(re.search(r"candidate (\d+)", label).group(1))
+        texts = best if label.startswith("chosen") else kept[number]  # "chosen (candidate n)": the shipped one, results.json's best
         demos = json.loads(texts[predictor + ".demos"])
         assert f"format {texts[predictor + '.format']} demos {len(demos)}" in " ".join(side.inner_text().split())
         added = " ".join(side.locator("ins").all_inner_texts())
