@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install smolopt, its test tools and the similarity extra (torch, for the story task's similarity
-# part and its tests) into ./.venv (idempotent; run from the repository root).
+# Install smolopt, its test tools, the similarity extra (torch, for the story task's similarity
+# part) and the tune extra (transformers and peft, for weight tuning) into ./.venv, and Debian's
+# Chromium for the view's browser tests (idempotent; run from the repository root).
 #
 # llama-cpp-python compiles from source (about 7 minutes on 2 cores). GGML_NATIVE is off because a
 # native build on a CPU that advertises AMX emits tile instructions, and on virtual machines whose
