@@ -22,16 +22,15 @@ from typing import Any
 import dspy
 
 from smolopt.backends import Models
-from smolopt.candidate import seed_candidate
 from smolopt.evaluation import EvalResult, evaluate
-from smolopt.optimize.result import OptimizeResult, format_label
+from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import optimize
 from smolopt.registry import with_adapter
 from smolopt.report import Report
 from smolopt.runs import Run
 from smolopt.stats import paired_difference_interval
 from smolopt.tasks import Task
-from smolopt.tune.arms import Arm, arm_rows
+from smolopt.tune.arms import Arm, arm_rows, described
 from smolopt.tune.report import arms_section
 from smolopt.tune.session import in_best_format, tune_weights
 from smolopt.tune.train import EpochProgress, Settings, Trained
@@ -63,12 +62,6 @@ class WeightsSearch:
                 "seconds": self.seconds}
 
 
-def _described(program: dspy.Module) -> str:
-    candidate = seed_candidate(program)
-    demos = sum(len(p.demos) for _, p in program.named_predictors())
-    return f"{format_label(candidate)}, {demos} demos"
-
-
 def _ship(val: dict[str, EvalResult]) -> tuple[str, str]:
     """The arm to ship: best val among those beating prompt-only by more than noise."""
     base = [e.score for e in val["prompt"].examples]
@@ -97,10 +90,10 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
                                   seed=seed, from_program=prompt_program)
     test, val = task.split("test"), task.split("val")
     arms = [
-        Arm("seed", _described(task.program()), None, prompt.baseline_test),
-        Arm("prompt", _described(prompt_program), None, prompt.optimized_test),
-        Arm("weights", _described(zero_shot), str(adapter), evaluate(task, zero_shot, test, lm, split="test"), seconds),
-        Arm("both", _described(both_program), str(adapter), both.optimized_test, seconds),
+        Arm("seed", described(task.program()), None, prompt.baseline_test),
+        Arm("prompt", described(prompt_program), None, prompt.optimized_test),
+        Arm("weights", described(zero_shot), str(adapter), evaluate(task, zero_shot, test, lm, split="test"), seconds),
+        Arm("both", described(both_program), str(adapter), both.optimized_test, seconds),
     ]
     base_lm = models.lm(student)
     val_results = {"prompt": evaluate(task, prompt_program, val, base_lm, split="val"),

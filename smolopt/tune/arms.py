@@ -13,6 +13,9 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
+import dspy
+
+from smolopt.candidate import formats_of, seed_candidate
 from smolopt.evaluation import EvalResult
 from smolopt.stats import bootstrap_interval, paired_difference_interval
 
@@ -24,6 +27,12 @@ class Arm:
     adapter: str | None  # adapter.gguf path, or None for the base weights
     result: EvalResult
     tune_seconds: float = 0.0
+
+
+def described(program: dspy.Module) -> str:
+    """What an arm serves, in words: its format(s) and how many demos ("completion score calibrated, 3 demos")."""
+    formats = ", ".join(sorted(set(formats_of(seed_candidate(program)).values())))
+    return f"{formats}, {sum(len(p.demos) for _, p in program.named_predictors())} demos"
 
 
 def served_latency(result: EvalResult) -> float:

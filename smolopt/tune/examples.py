@@ -53,7 +53,6 @@ def pairs(task: Task, program: dspy.Module, examples: list[dspy.Example], chat: 
     signature = predictor.signature
     fmt = parse_format(str(predictor.config.get(CONFIG_KEY, SEED)), f"format of predictor '{name}'")
     demos = [dict(demo.toDict() if hasattr(demo, "toDict") else demo) for demo in predictor.demos]
-    output = next(iter(signature.output_fields))
     made = []
     for example in examples:
         inputs = {field: example.get(field) for field in signature.input_fields}
@@ -71,6 +70,6 @@ def pairs(task: Task, program: dspy.Module, examples: list[dspy.Example], chat: 
             prompt = chat(RawTextAdapter().format(signature, demos, inputs))
         choices = tuple(lead + label for label in spec.labels) if spec is not None and task.labels else ()
         made.append(Pair(str(example.get("id")), prompt, lead + str(gold), choices))
-    if output and not made:
+    if not made:
         raise SmoloptError(f"task '{task.name}': no training example has a {'label' if task.labels else 'reference'} to train on")
     return made

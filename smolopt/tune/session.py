@@ -33,7 +33,7 @@ from smolopt.report import markdown
 from smolopt.runs import Run
 from smolopt.scaffold import run_scaffold
 from smolopt.tasks import Task
-from smolopt.tune.arms import Arm
+from smolopt.tune.arms import Arm, described
 from smolopt.tune.base import load_base
 from smolopt.tune.examples import pairs, predictor_of
 from smolopt.tune.export import write_adapter
@@ -113,7 +113,7 @@ def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | 
     save_program(program, run.path / "program.json", task.name, adapter=adapter)
     tuned_registry, tuned_name = with_adapter(registry, spec.name, adapter)
     tuned = Tuned(run, trained, adapter, seconds, memory)
-    shown = f"{program_path or 'seed program'}, {', '.join(sorted(set(formats_of(seed_candidate(program)).values())))}"
+    shown = f"{program_path or 'seed program'}: {described(program)}"
     with run_scaffold("tune", {}, tuned_registry, label=task.name, resume=run) as scaffold:
         test = task.split("test")
         for name, entry, path in (("base", spec.name, None), ("tuned", tuned_name, adapter)):
