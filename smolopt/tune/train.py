@@ -26,9 +26,14 @@ from smolopt.tune.base import Base
 from smolopt.tune.examples import Pair
 
 LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-# Above this many tokens in the longest training text, activations are recomputed in the backward
-# pass (gradient checkpointing): slower, but agent-monitor traces stay inside their memory target.
+# Above this many tokens in the longest training text (story references), activations are
+# recomputed in the backward pass (gradient checkpointing): such a text is a pass by itself, and
+# its activations grow with its length.
 CHECKPOINTING_FROM = 512
+# Padded tokens per forward pass in training (a batch larger than this is cut into passes whose
+# gradients add up to the batch's). Agent-monitor batches of eight ~400-token traces in one pass
+# peaked at 9.5 GB and took 45 s an epoch; in passes of four, 6.0 GB and 36 s (less padding).
+PASS_TOKENS = 1024
 IGNORE = -100  # transformers' label for "no loss here"
 MIN_TRAIN = 8
 
@@ -104,48 +109,97 @@ def _bucketed(rows: list[tuple[list[int], list[int]]], size: int, rng: random.Ra
     return [row for batch in batches for row in batch]
 
 
-def _batches(rows: list[tuple[list[int], list[int]]], size: int, pad: int):
+def _tensors(chunk: list[tuple[list[int], list[int]]], pad: int) -> tuple[Any, Any, Any]:
+    """Input ids, labels and attention mask of `chunk`, right-padded to its longest row."""
     import torch
 
-    for start in range(0, len(rows), size):
-        chunk = rows[start:start + size]
-        width = max(len(ids) for ids, _ in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, (tokens, targets) in enumerate(chunk):
-            ids[row, :len(tokens)] = torch.tensor(tokens)
-            labels[row, :len(targets)] = torch.tensor(targets)
-            mask[row, :len(tokens)] = 1
-        yield ids, labels, mask
+    width = max(len(ids) for ids, _ in chunk)
+    ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+    labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(chunk), width), dtype=torch.long)
+    for row, (tokens, targets) in enumerate(chunk):
+        ids[row, :len(tokens)] = torch.tensor(tokens)
+        labels[row, :len(targets)] = torch.tensor(targets)
+        mask[row, :len(tokens)] = 1
+    return ids, labels, mask
 
 
-def _scored(model: Any, rows: list[tuple[list[int], list[int]]], size: int, pad: int) -> list[tuple[float, Any]]:
+def _passes(batch: list[tuple[list[int], list[int]]]) -> list[list[tuple[list[int], list[int]]]]:
+    """`batch` cut into consecutive runs of rows whose padded size stays within PASS_TOKENS (at least one row each)."""
+    passes: list[list[tuple[list[int], list[int]]]] = []
+    for row in batch:
+        if passes and (len(passes[-1]) + 1) * max(len(row[0]), *(len(r[0]) for r in passes[-1])) <= PASS_TOKENS:
+            passes[-1].append(row)
+        else:
+            passes.append([row])
+    return passes
+
+
+def _target_logprobs(model: Any, ids: Any, labels: Any, mask: Any) -> tuple[Any, Any, list[int]]:
+    """The next-token log-probabilities at every position a target token follows, flattened in row
+    order (N × vocabulary); the N target tokens; and how many of them each row holds.
+
+    Only these positions go through the output layer. Logits for every position were the tune's
+    biggest cost on agent monitoring (eight traces of about 400 tokens, one label each: 8 × 400 ×
+    49,152 floats, several copies through the loss) — 11.8 GB of its peak and a fifth of its compute,
+    for the eight positions the loss reads.
+    """
+    import torch
+
+    targets = labels[:, 1:]
+    wanted = targets != IGNORE
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = wanted
+    logits = model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits
+    return torch.log_softmax(logits.reshape(-1, logits.shape[-1]).float(), dim=-1), targets[wanted], wanted.sum(dim=1).tolist()
+
+
+def _step(model: Any, batch: list[tuple[list[int], list[int]]], pad: int, optimizer: Any) -> float:
+    """One optimizer step on `batch`; returns its loss (mean over its target tokens, as transformers' own).
+
+    The batch goes through the model in passes of at most PASS_TOKENS padded tokens, their
+    gradients summed, each pass weighted by its share of the batch's target tokens: the step is the
+    one a single pass would take, and memory follows the pass, not the batch.
+    """
+    total = sum(sum(1 for t in labels if t != IGNORE) for _, labels in batch)
+    loss = 0.0
+    for rows in _passes(batch):
+        logprobs, targets, _ = _target_logprobs(model, *_tensors(rows, pad))
+        part = -logprobs.gather(-1, targets.unsqueeze(-1)).sum() / total
+        part.backward()
+        loss += part.item()
+    optimizer.step()
+    optimizer.zero_grad()
+    return loss
+
+
+def _scored(model: Any, rows: list[tuple[list[int], list[int]]], pad: int) -> list[tuple[float, Any]]:
     """Per row: the summed log-probability of its labelled tokens, and the log-probabilities of
     every next token where its labels start (what a single-token label is read from)."""
     import torch
 
     scored = []
     with torch.no_grad():
-        for ids, labels, mask in _batches(rows, size, pad):
-            logprobs = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits[:, :-1].float(), dim=-1)
-            targets = labels[:, 1:]
-            picked = logprobs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-            sums = (picked * (targets != IGNORE)).sum(dim=1)
-            for row in range(ids.shape[0]):
-                start = int((targets[row] != IGNORE).nonzero()[0])
-                scored.append((float(sums[row]), logprobs[row, start]))
+        for chunk in _passes(rows):
+            logprobs, targets, counts = _target_logprobs(model, *_tensors(chunk, pad))
+            picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+            start = 0
+            for count in counts:
+                scored.append((float(picked[start:start + count].sum()), logprobs[start]))
+                start += count
     return scored
 
 
 def _validate(base: Base, model: Any, pairs: list[Pair], val: list[tuple[list[int], list[int]]], settings: Settings) -> tuple[float, float | None]:
     """Val loss (mean per target token), and for label tasks the share whose gold label scores highest.
 
-    Where every label is one token (sentiment's three), the label scores come from the same
-    forward pass as the loss, read at the first target position: a quarter of the cost of scoring
-    each label as its own sequence, which labels of several tokens still need.
+    Labels are read as the server's label scorer reads them: where the labels' first tokens differ
+    (sentiment's, agent monitoring's four states), the first token decides, read from the same
+    forward pass as the loss; labels that share a first token are scored as whole continuations,
+    each its own sequence. Scoring agent monitoring's four labels as sequences made validation
+    cost more than the training epoch itself (83 s against 69 s on 12 and 20 traces).
     """
-    scored = _scored(model, val, settings.batch_size, base.pad_id)
+    scored = _scored(model, val, base.pad_id)
     tokens = sum(sum(1 for t in labels if t != IGNORE) for _, labels in val)
     loss = -sum(total for total, _ in scored) / max(tokens, 1)
     labelled = [(pair, next_logprobs) for pair, (_, next_logprobs) in zip(pairs, scored) if pair.choices]
@@ -154,12 +208,12 @@ def _validate(base: Base, model: Any, pairs: list[Pair], val: list[tuple[list[in
     right = 0
     for pair, next_logprobs in labelled:
         ids = [base.continuation_ids(choice) for choice in pair.choices]
-        if all(len(choice) == 1 for choice in ids):
+        if len({choice[0] for choice in ids}) == len(ids):
             scores = [float(next_logprobs[choice[0]]) for choice in ids]
         else:
             prompt = base.prompt_ids(pair.prompt)
             rows = [(prompt + choice, [IGNORE] * len(prompt) + choice) for choice in ids]
-            scores = [total for total, _ in _scored(model, rows, settings.batch_size, base.pad_id)]
+            scores = [total for total, _ in _scored(model, rows, base.pad_id)]
         right += pair.choices[scores.index(max(scores))] == pair.target
     return loss, right / len(labelled)
 
@@ -221,12 +275,8 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
         model.train()
         losses = []
         order = _bucketed(train_rows, settings.batch_size, random.Random(settings.seed * 1009 + epoch))
-        for ids, labels, mask in _batches(order, settings.batch_size, base.pad_id):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad()
-            losses.append(loss.item())
+        for start in range(0, len(order), settings.batch_size):
+            losses.append(_step(model, order[start:start + settings.batch_size], base.pad_id, optimizer))
         model.eval()
         val_loss, val_accuracy = _validate(base, model, val_pairs, val_rows, settings)
         row = Epoch(epoch, sum(losses) / len(losses), val_loss, val_accuracy, time.perf_counter() - started)
