@@ -7,8 +7,11 @@ resumed run adds to the same file.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from smolopt.errors import SmoloptError
 
 
 def append_jsonl(path: Path, row: Any) -> None:
@@ -21,3 +24,21 @@ def read_jsonl(path: Path) -> list[Any]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def checked_rows(text: str, path: Path, valid: Callable[[Any], bool], expected: str,
+                 error: type[Exception] = SmoloptError) -> list[Any]:
+    """The rows of a JSONL file people may edit by hand (a task's references, a run's ratings), blank
+    lines skipped; a line that is not JSON, or that `valid` refuses, raises `error` naming its line."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise error(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not valid(row):
+            raise error(f"{path}:{number}: expected {expected}")
+        rows.append(row)
+    return rows

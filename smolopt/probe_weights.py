@@ -18,7 +18,6 @@ from smolopt.probe.card import slug
 from smolopt.probe.measure import measure, not_measured
 from smolopt.probe.plan import ProbePlan, Variant
 from smolopt.probe.verdict import WEIGHTS, Measurement
-from smolopt.registry import with_adapter
 from smolopt.runs import Run
 from smolopt.tune.session import in_best_format, tune_weights
 from smolopt.tune.train import Settings
@@ -36,5 +35,5 @@ def weights_row(plan: ProbePlan, models: Models, run: Run) -> Measurement:
         _, adapter, _ = tune_weights(plan.task, [program], models.registry.get(plan.model), folder, SHORT_TUNE)
     except SmoloptError as err:  # no tune extra, no weights file, too few training examples: said on the card
         return not_measured(variant, str(err))
-    models.registry, tuned = with_adapter(models.registry, plan.model, adapter)
+    tuned = models.with_adapter(plan.model, adapter)
     return measure(variant, evaluate(plan.task, program, plan.examples, models.lm(tuned), split="val"))

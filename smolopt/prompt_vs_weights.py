@@ -25,7 +25,6 @@ from smolopt.backends import Models
 from smolopt.evaluation import EvalResult, evaluate
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import optimize
-from smolopt.registry import with_adapter
 from smolopt.report import Report
 from smolopt.runs import Run
 from smolopt.stats import paired_difference_interval
@@ -82,7 +81,7 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
     """Steps 2 and 3 after a finished prompt search; returns the program to ship, its adapter (or None), the numbers."""
     zero_shot = in_best_format(task.program())
     trained, adapter, seconds = tune_weights(task, [zero_shot, prompt_program], models.registry.get(student), run, settings, epochs)
-    models.registry, tuned = with_adapter(models.registry, student, adapter)
+    tuned = models.with_adapter(student, adapter)
     lm = models.lm(tuned)
     both_run = Run(run.path / "both")
     both_run.path.mkdir(exist_ok=True)

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from smolopt.errors import SmoloptError
+from smolopt.jsonl import checked_rows
 from smolopt.tasks import read_text
 
 FILENAME = "references.jsonl"
@@ -22,18 +23,12 @@ def read_references(folder: Path, field: str) -> dict[str, dict]:
     path = folder / FILENAME
     if not path.is_file():
         return {}
-    rows: dict[str, dict] = {}
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SmoloptError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not isinstance(row.get(field), str):
-            raise SmoloptError(f"{path}:{number}: expected an object with string fields 'id' and '{field}'")
-        rows[row["id"]] = row
-    return rows
+
+    def valid(row: Any) -> bool:
+        return isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get(field), str)
+
+    rows = checked_rows(read_text(path), path, valid, f"an object with string fields 'id' and '{field}'")
+    return {row["id"]: row for row in rows}
 
 
 def write_references(folder: Path, rows: dict[str, dict]) -> Path:

@@ -46,10 +46,13 @@ def markdown(report: Report) -> str:
     """report.md: the title as a heading, the facts as a list, each section as a titled table."""
     lines = [f"# {report.title}", "", *(f"- {name}: {text}" for name, text in report.facts)]
     for section in report.sections:
-        lines += ["", f"## {section.title}", "", markdown_table(section.headers, section.rows)]
-        if section.note:
-            lines += ["", section.note]
+        lines += ["", section_markdown(section)]
     return "\n".join(lines) + "\n"
+
+
+def section_markdown(section: Section) -> str:
+    """One section of report.md: its title as a heading, its table, its note."""
+    return "\n".join([f"## {section.title}", "", markdown_table(section.headers, section.rows), *(["", section.note] if section.note else [])])
 
 
 def terminal(report: Report) -> list[RenderableType]:

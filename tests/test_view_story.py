@@ -205,6 +205,9 @@ def test_a_blind_rating_is_appended_to_ratings_jsonl_and_summarized_by_origin(vi
     page.goto(f"{view}/runs/{run.name}/")
     summary = page.locator("#rating-summary").inner_text()
     assert origin in summary and "100% [100, 100]" in summary  # taken for a person's: 1 of 1
+    report = (run / "report.md").read_text()  # the run's report carries the same table, once, at its end
+    assert report.count("## Blind ratings") == 1 and origin in report.split("## Blind ratings")[1]
+    assert "Blind ratings" not in page.locator("#report").inner_text()  # shown once on the page: the live table
 
 
 def test_paths_outside_the_runs_folder_are_refused_with_404(view, runs, page):

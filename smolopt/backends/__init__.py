@@ -8,14 +8,16 @@ requests over the entry's servers (`replicas` embedded ones, or its `base_urls`)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from smolopt.backends.calls import CallCache, CallLog
 from smolopt.backends.client import LocalClient
-from smolopt.backends.embedded import EmbeddedServer, is_serving
+from smolopt.backends.embedded import EmbeddedServer, is_serving, start_replicas
 from smolopt.backends.engine import SmoloptLM, as_dspy_lm
 from smolopt.backends.servers import default_parallel
 from smolopt.backends.weights import with_gguf_facts
 from smolopt.errors import SmoloptError
-from smolopt.registry import ModelSpec, Registry
+from smolopt.registry import ModelSpec, Registry, with_adapter
 
 __all__ = ["Models", "LocalClient", "CallLog", "CallCache", "SmoloptLM", "as_dspy_lm"]
 
@@ -41,14 +43,18 @@ class Models:
     def lm(self, name: str | None) -> SmoloptLM:
         return as_dspy_lm(self.client(name))
 
+    def with_adapter(self, name: str | None, adapter: str | Path) -> str:
+        """Add to this run's registry an entry serving `name` with a LoRA adapter (see
+        smolopt.registry.with_adapter), so `lm` of it starts that server; returns the entry's name."""
+        self.registry, tuned = with_adapter(self.registry, name, adapter)
+        return tuned
+
     def _endpoints(self, spec: ModelSpec) -> list[str]:
         """The entry's live endpoints: its embedded servers, started here, or its URLs that answer."""
         if spec.provider == "embedded":
-            servers = [EmbeddedServer(spec, replica) for replica in range(spec.replicas)]
+            servers = start_replicas(spec)
             self._servers.extend(servers)
-            for server in servers:
-                server.launch()
-            return [server.ready() for server in servers]
+            return [server.base_url for server in servers]
         spec.api_key()  # a missing key is reported before any request is made
         urls = [url.rstrip("/") for url in spec.urls()]
         live = [url for url in urls if is_serving(url, timeout=min(spec.timeout, 5.0))]

@@ -109,7 +109,7 @@ class EmbeddedServer:
 
     def launch(self) -> None:
         """Start the server process (none when a server already answers on the entry's fixed port);
-        replicas are launched together and then waited for, so they load side by side."""
+        replicas are launched together and then waited for (start_replicas), so they load side by side."""
         port = self.spec.port + self.replica if self.spec.port else free_port()
         self.base_url = f"http://127.0.0.1:{port}/v1"
         if self.spec.port and is_serving(self.base_url):
@@ -165,3 +165,19 @@ class EmbeddedServer:
         if self._log is not None:
             self._log.unlink(missing_ok=True)
             self._log = None
+
+
+def start_replicas(spec: ModelSpec) -> list[EmbeddedServer]:
+    """The entry's `replicas` servers, started (or reused) and answering. They are launched together
+    and then waited for, so they load side by side; if one fails, those started here are stopped."""
+    servers = [EmbeddedServer(spec, replica) for replica in range(spec.replicas)]
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.ready()
+    except BaseException:  # Ctrl-C during the wait too: no half-started entry keeps its servers
+        for server in servers:
+            server.stop()
+        raise
+    return servers

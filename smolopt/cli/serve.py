@@ -1,23 +1,26 @@
-"""`smolopt serve`: keep an embedded model's server up for other commands to reuse."""
+"""`smolopt serve`: keep an embedded model's servers (one per replica) up for other commands to reuse."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from smolopt.cli.console import console
 from smolopt.errors import SmoloptError
 
 
 def add_parser(sub) -> None:
-    serve = sub.add_parser("serve", help="run an embedded model's server until Ctrl-C, for other commands to reuse")
+    serve = sub.add_parser("serve", help="run an embedded model's servers (each replica) until Ctrl-C, for other commands to reuse")
     serve.add_argument("--model", default=None)
     serve.set_defaults(func=cmd_serve)
 
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Keep one embedded server running so later commands reuse it (give the entry a fixed `port`)."""
+    """Keep the entry's embedded servers (all its `replicas`) running so later commands reuse them
+    (give the entry a fixed `port`: replica i listens on port + i)."""
     import time
 
-    from smolopt.backends.embedded import EmbeddedServer
+    from smolopt.backends.embedded import start_replicas
     from smolopt.registry import load_registry
 
     spec = load_registry(args.registry).get(args.model)
@@ -25,15 +28,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise SmoloptError(f"model '{spec.name}' is served by {spec.provider}, not by smolopt")
     if spec.port is None:
         raise SmoloptError(f"model '{spec.name}' has no 'port' in the registry; set one so other commands can find the server")
-    server = EmbeddedServer(spec)
-    url = server.start()
-    if server.process is None:
-        console.print(f"{spec.name} is already served at {url}")
+    servers = start_replicas(spec)
+    started = [server for server in servers if server.process is not None]
+    if not started:
+        say(f"{spec.name} is already served at {', '.join(server.base_url for server in servers)}")
         return 0
-    console.print(f"serving {spec.name} at {url} (Ctrl-C stops it)")
+    urls = ", ".join(server.base_url + ("" if server in started else " (already served)") for server in servers)
     try:
-        while server.process.poll() is None:
+        say(f"serving {spec.name} at {urls} (Ctrl-C stops it)")
+        while all(server.process.poll() is None for server in started):
             time.sleep(1)
+        dead = next(server for server in started if server.process.poll() is not None)
+        raise SmoloptError(f"the server of '{spec.name}' at {dead.base_url} exited")
+    except KeyboardInterrupt:  # Ctrl-C (or a stop signal) is how serving ends: nothing was left unsaved
+        say(f"stopped serving {spec.name}")
+        return 0
     finally:
-        server.stop()
-    return 0
+        for server in started:
+            server.stop()
+
+
+def say(line: str) -> None:
+    """One line, flushed at once: a script waiting for the URLs reads them from a pipe."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+    sys.stdout.flush()

@@ -6,7 +6,7 @@
     task_folder.py  example inputs, labels and references from the run's task folder (no code run)
     prompts.py      an optimize run's candidates side by side, word diff against the seed
     calls.py        the raw calls behind one example, from calls.jsonl
-    ratings.py      blind rating: texts to rate, ratings.jsonl, mean ratings by origin
+    ratings.py      blind rating: texts to rate, ratings.jsonl, mean ratings by origin (page and report.md)
     markdown.py     report.md as HTML, model text escaped
     paths.py        the one check that keeps every path inside the runs folder
 """

@@ -1,4 +1,5 @@
-"""The web app of `smolopt view`: pages over a runs folder, read-only except ratings.jsonl.
+"""The web app of `smolopt view`: pages over a runs folder, read-only except ratings.jsonl (and
+report.md's ratings table, refreshed with each rating).
 
     /                              the runs list (and a form to compare two evaluations)
     /runs/<run>/                   one run: report, plots, prompts side by side, ratings, examples
@@ -106,10 +107,11 @@ def create_app(runs_root: Path) -> FastAPI:
         query = {key: value for key, value in request.query_params.items() if key != "start"}
         report = next((run.path / file for file in REPORTS if (run.path / file).is_file()), None)
         files_url = f"/runs/{quote(run.id, safe='')}/files"
-        report_text = report.read_text(encoding="utf-8", errors="replace") if report else ""
+        # report.md's ratings table is left out: the page shows the live one, read from ratings.jsonl
+        report_text = ratings.without_ratings(report.read_text(encoding="utf-8", errors="replace")) if report else ""
         plots = sorted(p.name for p in run.path.glob("*.png") if p.name not in report_text)
         try:
-            summary, ratings_problem = ratings.rating_rows(ratings.ratings_summary(run.path)), None
+            summary, ratings_problem = ratings.ratings_summary(run.path), None
         except ratings.BadRating as err:
             summary, ratings_problem = [], str(err)
         results = run.results or {}
@@ -117,7 +119,7 @@ def create_app(runs_root: Path) -> FastAPI:
             request, "run.html", run=run, report=report_html(report_text, files_url) if report else "", report_name=report.name if report else "",
             plots=plots, files_url=files_url, files=served_files(run),
             prompts=prompt_table(results), arms=generic_table(results.get("arms")), proposals=results.get("proposals") or [],
-            rating_headers=ratings.RATING_HEADERS, rating_rows=summary, ratings_problem=ratings_problem,
+            ratings_table=ratings.ratings_section(summary) if summary else None, ratings_problem=ratings_problem,
             eval_name=name, examples=matching[start:start + PAGE], matching=len(matching), start=start, page_size=PAGE,
             page_link=lambda at: f"?{urlencode({**query, 'start': at})}#examples", filters=filters, labels=run.gold_labels,
             choices=evaluation_choices(), sep=SEP,
@@ -176,9 +178,9 @@ def create_app(runs_root: Path) -> FastAPI:
         form = {key: values[-1] for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
         try:
             row = ratings.rating_row(form, texts)
+            ratings.save_rating(run.path, row)
         except ratings.BadRating as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
-        ratings.append_rating(run.path, row)
         return RedirectResponse(f"/runs/{quote(run.id, safe='')}/rate?rater={quote(row['rater'], safe='')}", status_code=303)
 
     return app

@@ -5,26 +5,29 @@ some written by the run's model and some the task's references (hand-written or 
 `tasks/<task>/references.jsonl`), and rates each 1–5 for coherence, fluency, fit to the idea and
 liking, then says whether a person or a model wrote it. Each rater gets their own shuffled order
 (seeded by their name, so it survives a reload); a text's key is a hash of its words, so the page
-never carries its origin. Ratings are appended to the run folder's ratings.jsonl, the one file the
-view writes; `summarize` turns them into mean ratings by origin with bootstrap intervals and how
-often each origin was taken for a person's.
+never carries its origin. Ratings are appended to the run folder's ratings.jsonl; `summarize` turns
+them into mean ratings by origin with bootstrap intervals and how often each origin was taken for a
+person's, and each rating saved puts that table at the end of the run's report.md too (the only
+two files the view writes).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smolopt.jsonl import append_jsonl
+from smolopt.jsonl import append_jsonl, checked_rows
+from smolopt.report import Section, section_markdown
 from smolopt.stats import bootstrap_interval
 from smolopt.view.runs_index import RunFolder
 
 FILENAME = "ratings.jsonl"
+REPORT = "report.md"
+SECTION_TITLE = "Blind ratings"
 QUESTIONS = {
     "coherence": "Coherence: do its events and ideas hang together?",
     "fluency": "Fluency: is it well-formed, natural English?",
@@ -87,23 +90,17 @@ def clean_rater(name: str) -> str:
     return name
 
 
+def is_rating(row: Any) -> bool:
+    return isinstance(row, dict) and all(isinstance(row.get(q), int) for q in QUESTIONS) and row.get("guess") in GUESSES
+
+
 def read_ratings(run_path: Path) -> list[dict[str, Any]]:
     """Every rating in the run's ratings.jsonl ([] without one); a bad line raises BadRating naming it."""
     path = run_path / FILENAME
     if not path.is_file():
         return []
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise BadRating(f"{path}:{number}: not valid JSON ({err.msg})") from None
-        if not isinstance(row, dict) or any(not isinstance(row.get(q), int) for q in QUESTIONS) or row.get("guess") not in GUESSES:
-            raise BadRating(f"{path}:{number}: expected a rating with {', '.join(QUESTIONS)} (1-5) and guess person/model")
-        rows.append(row)
-    return rows
+    return checked_rows(path.read_text(encoding="utf-8"), path, is_rating,
+                        f"a rating with {', '.join(QUESTIONS)} (1-5) and guess person/model", BadRating)
 
 
 def next_text(texts: list[Text], ratings: list[dict[str, Any]], rater: str) -> tuple[Text | None, int]:
@@ -132,8 +129,17 @@ def rating_row(form: dict[str, str], texts: list[Text]) -> dict[str, Any]:
     return row
 
 
-def append_rating(run_path: Path, row: dict[str, Any]) -> None:
+def save_rating(run_path: Path, row: dict[str, Any]) -> None:
+    """Append the rating to ratings.jsonl, then refresh the ratings table in the run's report.md.
+
+    The run wrote report.md before anyone could rate, and a report is only complete with its
+    ratings, so each rating saved rewrites that one section (a file with a bad line raises BadRating
+    before anything is written)."""
+    ratings = read_ratings(run_path) + [row]
     append_jsonl(run_path / FILENAME, row)
+    report = run_path / REPORT
+    if report.is_file():
+        report.write_text(with_ratings(report.read_text(encoding="utf-8"), ratings_section(summarize(ratings))), encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -183,3 +189,18 @@ def rating_rows(summary: list[OriginRatings]) -> list[list[str]]:
         return f"{100 * m.value:.0f}% [{100 * m.low:.0f}, {100 * m.high:.0f}]" if scale == "%" else f"{m.value:.2f} [{m.low:.2f}, {m.high:.2f}]"
     return [[s.origin, f"{s.ratings} ({s.raters})", *(shown(s.means[q]) for q in QUESTIONS), shown(s.taken_for_person, "%")]
             for s in summary]
+
+
+def ratings_section(summary: list[OriginRatings]) -> Section:
+    """The mean ratings table, laid out once: the run page and report.md both show this section."""
+    return Section(SECTION_TITLE, RATING_HEADERS, rating_rows(summary), "mean rating 1–5 by origin, 95% bootstrap intervals")
+
+
+def without_ratings(report: str) -> str:
+    """report.md as the run wrote it: without the ratings section `save_rating` put at its end."""
+    return report.split(f"\n## {SECTION_TITLE}\n", 1)[0]
+
+
+def with_ratings(report: str, section: Section) -> str:
+    """report.md with `section` as its last section, in place of the one an earlier rating put there."""
+    return without_ratings(report).rstrip("\n") + f"\n\n{section_markdown(section)}\n"
