@@ -197,6 +197,10 @@ def run_example(
             prediction, failed = dspy.Prediction(), Outcome((task.output,), "", reason)
         trace = list(dspy.settings.trace) if capture_trace else []
     elapsed = time.perf_counter() - start
+    if calls and all(call.cached for call in calls):
+        # Answered from the run's cache (an earlier step asked the same): the seconds the server took
+        # then, not the lookup's milliseconds (the 'both' arm's latency read 0.004 s that way).
+        elapsed = sum(call.latency_s for call in calls)
     answer = failed or answer_outcome(outcomes, task.output)
     score, feedback, parsed, components = score_prediction(task, example, prediction, answer)
     echoes: list[Echo] = list(dict.fromkeys(echo for outcome in outcomes for echo in outcome.echoes))

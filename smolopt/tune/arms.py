@@ -36,8 +36,8 @@ def described(program: dspy.Module) -> str:
 
 
 def served_latency(result: EvalResult) -> float:
-    """Median seconds per example over the examples the server answered: an arm whose program an
-    earlier search already evaluated gets its answers from the run's cache, at 0 s."""
+    """Median seconds per example over the examples that got an answer (an example answered from
+    the run's cache counts the seconds the server took when it answered)."""
     served = [e.latency_s for e in result.examples if e.latency_s > 0]
     return statistics.median(served) if served else 0.0
 
