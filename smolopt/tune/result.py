@@ -22,6 +22,9 @@ class Tuned:
     peak_memory_mb: float
     arms: list[Arm] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    # A multi-step program's traces: examples tried and scored right, steps per predictor, per split
+    # (smolopt.tune.traces); None when every program trained on gold targets.
+    steps: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -29,5 +32,5 @@ class Tuned:
             "epochs": [asdict(e) for e in self.trained.history], "best_epoch": self.trained.best.epoch,
             "stopped_early": self.trained.stopped_early, "resumed_from_epoch": self.trained.resumed_from,
             "skipped_too_long": self.trained.skipped, "settings": self.trained.settings,
-            "arms": arm_rows(self.arms) if self.arms else [],
+            "arms": arm_rows(self.arms) if self.arms else [], "steps": self.steps,
         }
