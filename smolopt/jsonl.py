@@ -26,10 +26,10 @@ def read_jsonl(path: Path) -> list[Any]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def checked_rows(text: str, path: Path, valid: Callable[[Any], bool], expected: str,
-                 error: type[Exception] = SmoloptError) -> list[Any]:
-    """The rows of a JSONL file people may edit by hand (a task's references, a run's ratings), blank
-    lines skipped; a line that is not JSON, or that `valid` refuses, raises `error` naming its line."""
+def checked_rows(text: str, path: Path, problem: Callable[[Any], str | None], error: type[Exception] = SmoloptError) -> list[Any]:
+    """The rows of a JSONL file people may edit by hand (a task's data, its references, a run's
+    ratings), blank lines skipped; a line that is not JSON, or in which `problem` finds one (its
+    words: "missing field 'id'"), raises `error` naming the file and line."""
     rows = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -38,7 +38,7 @@ def checked_rows(text: str, path: Path, valid: Callable[[Any], bool], expected: 
             row = json.loads(line)
         except json.JSONDecodeError as err:
             raise error(f"{path}:{number}: not valid JSON ({err.msg})") from None
-        if not valid(row):
-            raise error(f"{path}:{number}: expected {expected}")
+        if (found := problem(row)) is not None:
+            raise error(f"{path}:{number}: {found}")
         rows.append(row)
     return rows

@@ -24,10 +24,12 @@ def read_references(folder: Path, field: str) -> dict[str, dict]:
     if not path.is_file():
         return {}
 
-    def valid(row: Any) -> bool:
-        return isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get(field), str)
+    def problem(row: Any) -> str | None:
+        if isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get(field), str):
+            return None
+        return f"expected an object with string fields 'id' and '{field}'"
 
-    rows = checked_rows(read_text(path), path, valid, f"an object with string fields 'id' and '{field}'")
+    rows = checked_rows(read_text(path), path, problem)
     return {row["id"]: row for row in rows}
 
 

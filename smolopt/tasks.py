@@ -48,19 +48,20 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
-import json
 import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import dspy
 
 import smolopt.adapters  # noqa: F401  (registers the output-field options task signatures may use)
 from smolopt.adapters.parsing import label_spec
 from smolopt.errors import SmoloptError
+from smolopt.jsonl import checked_rows
 from smolopt.metrics.judge import Judge
 
 Metric = Callable[[dspy.Example, dspy.Prediction], dspy.Prediction]
@@ -220,28 +221,24 @@ def read_text(path: Path) -> str:
 
 
 def _read_rows(path: Path, required: tuple[str, ...], labels: tuple[str, ...] | None, gold_field: str | None) -> list[dict]:
-    rows, seen = [], set()
-    lines = read_text(path).splitlines()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise SmoloptError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+    seen: set[str] = set()
+
+    def problem(row: Any) -> str | None:
         if not isinstance(row, dict):
-            raise SmoloptError(f"{path}:{number}: expected a JSON object")
+            return "expected a JSON object"
         for key in ("id", "split", *required):
             if key not in row or row[key] in (None, ""):
-                raise SmoloptError(f"{path}:{number}: missing field '{key}'")
+                return f"missing field '{key}'"
         if row["split"] not in SPLITS:
-            raise SmoloptError(f"{path}:{number}: field 'split' is '{row['split']}', expected one of {', '.join(SPLITS)}")
+            return f"field 'split' is '{row['split']}', expected one of {', '.join(SPLITS)}"
         if labels and gold_field and row.get(gold_field) not in labels:
-            raise SmoloptError(f"{path}:{number}: field '{gold_field}' is '{row.get(gold_field)}', expected one of {', '.join(labels)}")
+            return f"field '{gold_field}' is '{row.get(gold_field)}', expected one of {', '.join(labels)}"
         if row["id"] in seen:
-            raise SmoloptError(f"{path}:{number}: duplicate id '{row['id']}'")
+            return f"duplicate id '{row['id']}'"
         seen.add(row["id"])
-        rows.append(row)
+        return None
+
+    rows = checked_rows(read_text(path), path, problem)
     if not rows:
         raise SmoloptError(f"{path}: no examples")
     return rows

@@ -90,8 +90,11 @@ def clean_rater(name: str) -> str:
     return name
 
 
-def is_rating(row: Any) -> bool:
-    return isinstance(row, dict) and all(isinstance(row.get(q), int) for q in QUESTIONS) and row.get("guess") in GUESSES
+def rating_problem(row: Any) -> str | None:
+    """What is wrong with a line of ratings.jsonl, or None."""
+    if isinstance(row, dict) and all(isinstance(row.get(q), int) for q in QUESTIONS) and row.get("guess") in GUESSES:
+        return None
+    return f"expected a rating with {', '.join(QUESTIONS)} (1-5) and guess person/model"
 
 
 def read_ratings(run_path: Path) -> list[dict[str, Any]]:
@@ -99,8 +102,7 @@ def read_ratings(run_path: Path) -> list[dict[str, Any]]:
     path = run_path / FILENAME
     if not path.is_file():
         return []
-    return checked_rows(path.read_text(encoding="utf-8"), path, is_rating,
-                        f"a rating with {', '.join(QUESTIONS)} (1-5) and guess person/model", BadRating)
+    return checked_rows(path.read_text(encoding="utf-8"), path, rating_problem, BadRating)
 
 
 def next_text(texts: list[Text], ratings: list[dict[str, Any]], rater: str) -> tuple[Text | None, int]:
