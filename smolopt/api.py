@@ -115,8 +115,7 @@ class Optimizer:
         self.seed = seed
         if weights not in (None, "lora"):
             raise SmoloptError(f"--weights must be 'lora' (a LoRA tune of the student), not '{weights}'")
-        if weights and self.registry.get(self.entry).provider != "embedded":
-            spec = self.registry.get(self.entry)
+        if weights and (spec := self.registry.get(self.entry)).provider != "embedded":
             raise SmoloptError(f"--weights lora measures the tuned model on the embedded llama.cpp server, and model '{spec.name}' is served by "
                                f"{spec.provider}: add an embedded entry with gguf = the file it loads, or run `smolopt tune` (its serve.sh "
                                "and Modelfile serve the adapter elsewhere)")

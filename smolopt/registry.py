@@ -135,6 +135,10 @@ class Registry(BaseModel):
     default_student: str
     default_reflection: str | None = None
 
+    def with_entry(self, spec: ModelSpec) -> tuple[Registry, str]:
+        """This registry plus `spec` (an entry made at run time), and its name."""
+        return self.model_copy(update={"models": {**self.models, spec.name: spec}}), spec.name
+
     def get(self, name: str | None) -> ModelSpec:
         name = name or self.default_student
         if name not in self.models:
@@ -235,7 +239,7 @@ def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> t
         )
     path = Path(adapter).expanduser().resolve()
     tuned = spec.model_copy(update={"name": f"{spec.name}{WITH_ADAPTER}{path.parent.name}/{path.stem}", "lora": str(path), "port": None})
-    return registry.model_copy(update={"models": {**registry.models, tuned.name: tuned}}), tuned.name
+    return registry.with_entry(tuned)
 
 
 def embedded_twin(registry: Registry, name: str | None) -> tuple[Registry, str]:
@@ -250,7 +254,7 @@ def embedded_twin(registry: Registry, name: str | None) -> tuple[Registry, str]:
         raise SmoloptError(f"model '{spec.name}' names no GGUF file for llama.cpp to serve (gguf = \"PATH\")")
     twin = spec.model_copy(update={"name": f"{spec.name}{WITH_ADAPTER}llama.cpp", "provider": "embedded", "model": "", "base_url": None,
                                    "base_urls": (), "api_key_env": None, "offers": None, "parallel": None, "port": None, "lora": None})
-    return registry.model_copy(update={"models": {**registry.models, twin.name: twin}}), twin.name
+    return registry.with_entry(twin)
 
 
 def entry_of(name: str) -> str:
