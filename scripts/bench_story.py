@@ -20,7 +20,7 @@ from benchmd import preamble, write_section  # noqa: E402
 
 from smolopt.api import Optimizer  # noqa: E402
 from smolopt.backends import Models  # noqa: E402
-from smolopt.eval_run import run_eval  # noqa: E402
+from smolopt.evaluation.command import run_eval  # noqa: E402
 from smolopt.evaluation import EvalResult, evaluate  # noqa: E402
 from smolopt.metrics.structure import StructureFit, shuffled_sentences, text_structure  # noqa: E402
 from smolopt.registry import load_registry  # noqa: E402

@@ -15,22 +15,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from smolopt.errors import SmoloptError
+from smolopt.server_kinds import KINDS, Capability, Provider, ServerKind
 
-Provider = Literal["embedded", "lmstudio", "ollama", "llamacpp", "vllm", "openai"]
-Capability = Literal["chat", "completions", "logprobs"]
-
-# What each kind of server offers out of the box; an entry's `offers` overrides it. LM Studio and
-# Ollama serve /v1/completions but return no token logprobs there; hosted chat APIs have dropped
-# /v1/completions for most models but give logprobs on chat.
-PROVIDER_OFFERS: dict[str, tuple[Capability, ...]] = {
-    "embedded": ("chat", "completions", "logprobs"),
-    "llamacpp": ("chat", "completions", "logprobs"),
-    "vllm": ("chat", "completions", "logprobs"),
-    "lmstudio": ("chat", "completions"),
-    "ollama": ("chat", "completions"),
-    "openai": ("chat", "logprobs"),
-}
-
+# The registry that ships with smolopt (the repository's models.toml, packaged beside this module),
+# read first wherever smolopt runs; ./models.toml, $SMOLOPT_MODELS or --registry are read over it.
+SHIPPED_REGISTRY = Path(__file__).with_name("models.toml")
 DEFAULT_REGISTRY = Path("models.toml")
 WITH_ADAPTER = "+"  # "smollm2-135m+<run>/adapter": an entry served with a LoRA adapter (see with_adapter)
 
@@ -79,7 +68,7 @@ class ModelSpec(BaseModel):
     replicas: int = Field(default=1, ge=1, le=16)
     # More servers of the same model (replicas): requests go to the least busy one, a dead one is dropped.
     base_urls: tuple[str, ...] = ()
-    # Requests sent at once (default by provider: smolopt.backends.parallel.default_parallel).
+    # Requests sent at once (default by provider: smolopt.server_kinds, smolopt.backends.servers.default_parallel).
     parallel: int | None = Field(default=None, ge=1, le=64)
     context_length: int = Field(default=2048, ge=128)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
@@ -88,17 +77,27 @@ class ModelSpec(BaseModel):
     seed: int | None = 0
     timeout: float = Field(default=60.0, gt=0)
     retries: int = Field(default=2, ge=0, le=10)
-    # What the server offers (default: what its provider usually does, see PROVIDER_OFFERS).
+    # What the server offers (default: what its provider usually does, see smolopt.server_kinds).
     offers: tuple[Capability, ...] | None = None
     # How many most-likely tokens a scoring request asks for (hosted APIs allow at most 20).
     top_logprobs: int = Field(default=20, ge=1, le=1000)
     # The registry file the entry was read from, so a check made later (hf) names it like load_registry's do.
     _source: str = PrivateAttr(default="")
 
+    @property
+    def kind(self) -> ServerKind:
+        """What this entry's kind of server does (smolopt.server_kinds)."""
+        return KINDS[self.provider]
+
+    @property
+    def started_here(self) -> bool:
+        """Whether smolopt starts this entry's server itself (and so can serve an adapter on it)."""
+        return self.kind.started_by_smolopt
+
     def can(self, capability: Capability) -> bool:
         """Whether this entry's server offers `capability` (declared, or its provider's default);
         never "chat" for a model known to have no chat template."""
-        offered = self.offers if self.offers is not None else PROVIDER_OFFERS[self.provider]
+        offered = self.offers if self.offers is not None else self.kind.offers
         if capability == "chat" and self.chat_template is False:
             return False
         return capability in offered
@@ -158,9 +157,7 @@ def _describe(error: dict) -> str:
     return error["msg"].lower()
 
 
-def load_registry(path: str | Path | None = None) -> Registry:
-    """Read `models.toml` (or the file named by $SMOLOPT_MODELS), validating every entry."""
-    path = Path(path or os.environ.get("SMOLOPT_MODELS") or DEFAULT_REGISTRY)
+def _read_file(path: Path) -> dict:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -171,58 +168,82 @@ def load_registry(path: str | Path | None = None) -> Registry:
         raise SmoloptError(f"{path}: not UTF-8 text (byte {err.start})") from None
     except tomllib.TOMLDecodeError as err:
         raise SmoloptError(f"{path}: not valid TOML: {err}") from None
-
     unknown_tables = set(raw) - {"models", "defaults"}
     if unknown_tables:
         raise SmoloptError(f"{path}: unknown table [{sorted(unknown_tables)[0]}] (expected [models.NAME] or [defaults])")
-    entries = raw.get("models")
-    if not isinstance(entries, dict) or not entries:
+    if not isinstance(raw.get("models", {}), dict) or not (raw.get("models") or raw.get("defaults")):
         raise SmoloptError(f"{path}: no [models.NAME] entries")
+    return raw
 
+
+def _entry(path: Path, name: str, entry: object) -> ModelSpec:
+    """One [models.NAME] table, validated; every error names the file, the entry and the key."""
+    if not isinstance(entry, dict):
+        raise SmoloptError(f"{path}: [models.{name}] must be a table")
+    try:
+        spec = ModelSpec(name=name, **entry)
+    except ValidationError as err:
+        first = err.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "?"
+        raise SmoloptError(f"{path}: [models.{name}] key '{key}' {_describe(first)}") from None
+    # One entry is one server, which loads a GGUF (llama.cpp, LM Studio, Ollama) or a Hugging Face
+    # folder (vLLM): a tune must read the weights and tokenizer that server scores with and write
+    # the adapter kind it loads, and with both named smolopt cannot tell which that is.
+    if spec.gguf and spec.hf:
+        raise SmoloptError(f"{path}: [models.{name}] keys 'gguf' and 'hf' both name weights; keep the one its server loads "
+                           "(a GGUF file: llama.cpp, LM Studio, Ollama; a Hugging Face folder: vLLM)")
+    if spec.hf and spec.started_here:
+        raise SmoloptError(f"{path}: [models.{name}] key 'hf' names a Hugging Face folder, which the embedded llama.cpp server cannot load; it serves 'gguf'")
+    spec._source = str(path)
+    if spec.lora and not spec.started_here:
+        raise SmoloptError(f"{path}: [models.{name}] key 'lora' serves an adapter on an embedded model; for {spec.provider}, see the serve.sh and Modelfile beside the adapter")
+    if spec.started_here and not spec.gguf:
+        raise SmoloptError(f"{path}: [models.{name}] key 'gguf' is required for provider 'embedded'")
+    if not spec.started_here and not spec.urls():
+        raise SmoloptError(f"{path}: [models.{name}] key 'base_url' is required for provider '{spec.provider}'")
+    for key, url in [("base_url", spec.base_url)] + [("base_urls", url) for url in spec.base_urls]:
+        if url and not url.startswith(("http://", "https://")):
+            raise SmoloptError(f"{path}: [models.{name}] key '{key}' must start with http:// or https:// (got '{url}')")
+    if spec.started_here and spec.base_urls:
+        raise SmoloptError(f"{path}: [models.{name}] key 'base_urls' is for servers smolopt does not start; use 'replicas' for embedded")
+    if not spec.started_here and spec.replicas > 1:
+        raise SmoloptError(f"{path}: [models.{name}] key 'replicas' starts embedded servers; list other servers in 'base_urls'")
+    return spec
+
+
+def registry_files(path: str | Path | None = None) -> list[Path]:
+    """The files a registry is read from, in order: the shipped one, then `path` (or $SMOLOPT_MODELS),
+    else ./models.toml when there is one. A later file adds entries and overrides same-named ones."""
+    chosen = path or os.environ.get("SMOLOPT_MODELS")
+    local = Path(chosen) if chosen else (DEFAULT_REGISTRY if DEFAULT_REGISTRY.is_file() else None)
+    if local is None or (local.exists() and local.resolve() == SHIPPED_REGISTRY.resolve()):
+        return [SHIPPED_REGISTRY]
+    return [SHIPPED_REGISTRY, local]
+
+
+def load_registry(path: str | Path | None = None) -> Registry:
+    """The shipped registry, with `path` (or $SMOLOPT_MODELS, or ./models.toml) read over it, every entry validated.
+
+    Wherever smolopt runs, the embedded models are there; a local file adds entries, replaces an
+    entry of the same name, and its [defaults] replace the shipped ones key by key.
+    """
     models: dict[str, ModelSpec] = {}
-    for name, entry in entries.items():
-        if not isinstance(entry, dict):
-            raise SmoloptError(f"{path}: [models.{name}] must be a table")
-        try:
-            spec = ModelSpec(name=name, **entry)
-        except ValidationError as err:
-            first = err.errors()[0]
-            key = ".".join(str(part) for part in first["loc"]) or "?"
-            raise SmoloptError(f"{path}: [models.{name}] key '{key}' {_describe(first)}") from None
-        # One entry is one server, which loads a GGUF (llama.cpp, LM Studio, Ollama) or a Hugging Face
-        # folder (vLLM): a tune must read the weights and tokenizer that server scores with and write
-        # the adapter kind it loads, and with both named smolopt cannot tell which that is.
-        if spec.gguf and spec.hf:
-            raise SmoloptError(f"{path}: [models.{name}] keys 'gguf' and 'hf' both name weights; keep the one its server loads "
-                               "(a GGUF file: llama.cpp, LM Studio, Ollama; a Hugging Face folder: vLLM)")
-        if spec.hf and spec.provider == "embedded":
-            raise SmoloptError(f"{path}: [models.{name}] key 'hf' names a Hugging Face folder, which the embedded llama.cpp server cannot load; it serves 'gguf'")
-        spec._source = str(path)
-        if spec.lora and spec.provider != "embedded":
-            raise SmoloptError(f"{path}: [models.{name}] key 'lora' serves an adapter on an embedded model; for {spec.provider}, see the serve.sh and Modelfile beside the adapter")
-        if spec.provider == "embedded" and not spec.gguf:
-            raise SmoloptError(f"{path}: [models.{name}] key 'gguf' is required for provider 'embedded'")
-        if spec.provider != "embedded" and not spec.urls():
-            raise SmoloptError(f"{path}: [models.{name}] key 'base_url' is required for provider '{spec.provider}'")
-        for key, url in [("base_url", spec.base_url)] + [("base_urls", url) for url in spec.base_urls]:
-            if url and not url.startswith(("http://", "https://")):
-                raise SmoloptError(f"{path}: [models.{name}] key '{key}' must start with http:// or https:// (got '{url}')")
-        if spec.provider == "embedded" and spec.base_urls:
-            raise SmoloptError(f"{path}: [models.{name}] key 'base_urls' is for servers smolopt does not start; use 'replicas' for embedded")
-        if spec.provider != "embedded" and spec.replicas > 1:
-            raise SmoloptError(f"{path}: [models.{name}] key 'replicas' starts embedded servers; list other servers in 'base_urls'")
-        models[name] = spec
-
-    defaults = raw.get("defaults", {})
-    extra = set(defaults) - {"student", "reflection"}
-    if extra:
-        raise SmoloptError(f"{path}: [defaults] key '{sorted(extra)[0]}' is not a known setting")
+    defaults: dict[str, str] = {}
+    files = registry_files(path)
+    for file in files:
+        raw = _read_file(file)
+        for name, entry in (raw.get("models") or {}).items():
+            models[name] = _entry(file, name, entry)
+        chosen = raw.get("defaults", {})
+        extra = set(chosen) - {"student", "reflection"}
+        if extra:
+            raise SmoloptError(f"{file}: [defaults] key '{sorted(extra)[0]}' is not a known setting")
+        for key, value in chosen.items():
+            if value is not None and value not in models:
+                raise SmoloptError(f"{file}: [defaults] key '{key}' names unknown model '{value}'")
+        defaults.update(chosen)
     student = defaults.get("student", next(iter(models)))
-    reflection = defaults.get("reflection")
-    for key, value in (("student", student), ("reflection", reflection)):
-        if value is not None and value not in models:
-            raise SmoloptError(f"{path}: [defaults] key '{key}' names unknown model '{value}'")
-    return Registry(path=str(path), models=models, default_student=student, default_reflection=reflection)
+    return Registry(path=str(files[-1]), models=models, default_student=student, default_reflection=defaults.get("reflection"))
 
 
 def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> tuple[Registry, str]:
@@ -232,7 +253,7 @@ def with_adapter(registry: Registry, name: str | None, adapter: str | Path) -> t
     never mix its answers with the base model's, and reports say which weights answered.
     """
     spec = registry.get(name)
-    if spec.provider != "embedded":
+    if not spec.started_here:
         raise SmoloptError(
             f"--adapter serves an adapter on an embedded model; '{spec.name}' is served by {spec.provider} "
             "(use the serve.sh or Modelfile beside the adapter, then point an entry at that server)"
@@ -248,7 +269,7 @@ def embedded_twin(registry: Registry, name: str | None) -> tuple[Registry, str]:
     base and tuned weights there: smolopt cannot put an adapter on another program's server, and
     on one server, from one file, the two arms differ only by the adapter."""
     spec = registry.get(name)
-    if spec.provider == "embedded":
+    if spec.started_here:
         return registry, spec.name
     if not spec.gguf:
         raise SmoloptError(f"model '{spec.name}' names no GGUF file for llama.cpp to serve (gguf = \"PATH\")")
@@ -256,7 +277,3 @@ def embedded_twin(registry: Registry, name: str | None) -> tuple[Registry, str]:
                                    "base_urls": (), "api_key_env": None, "offers": None, "parallel": None, "port": None, "lora": None})
     return registry.with_entry(twin)
 
-
-def entry_of(name: str) -> str:
-    """The registry entry behind a name `with_adapter` made (a resumed run makes that entry again)."""
-    return name.split(WITH_ADAPTER, 1)[0]

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from smolopt.backends import Models
 from smolopt.errors import SmoloptError
-from smolopt.metrics.judge import open_judge
+from smolopt.metrics.judge import Judge
 from smolopt.registry import Registry
 from smolopt.runs import Run, new_run, open_run
 from smolopt.tasks import Task
@@ -93,6 +93,21 @@ def run_scaffold(
         scaffold = Scaffold(run, models)
         with run.continuable(command, lambda: kept(scaffold), again):
             yield scaffold
+
+
+
+def open_judge(models: Models, name: str | None) -> Judge:
+    """The run's judge: the registry model `name` when it answers, else an absent judge, with a
+    notice in the run's report that the judge's parts are left out (never a silent 0)."""
+    why = "no judge model was given"
+    if name is not None:
+        models.registry.get(name)  # an unknown name is the user's error, not an unreachable judge
+        try:
+            return Judge(models.lm(name), name)
+        except SmoloptError as err:
+            why = f"judge {name} is not available ({err})"
+    models.log.notice(f"{why}: the metric leaves out the judge's parts")
+    return Judge.absent(why)
 
 
 def task_config(task: Task) -> dict[str, str]:

@@ -4,11 +4,18 @@
 Every request any test sends to a model goes through the proxy, which keeps the JSON body; an
 autouse check then asserts that no body carried `response_format` (or `max_completion_tokens`,
 which llama-cpp-python ignores) and that each sent `max_tokens` and `temperature`.
+
+Two lanes. A test that uses any fixture in MODEL_FIXTURES (directly or through another fixture)
+gets the `model` marker here, so no test can forget it; `pytest -m "not model"` is the lane to run
+while thinking. A test that starts a server or trains by itself asks for `starts_models`. An
+unmarked test that starts an embedded server or trains anyway fails, in process and in the
+`smolopt` subprocesses it runs (tests/no_model_site/sitecustomize.py), so the fast lane stays fast.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import threading
 import time
@@ -24,6 +31,37 @@ from smolopt.registry import load_registry
 from cli_runner import run_smolopt
 
 ROOT = Path(__file__).resolve().parent.parent
+NO_MODEL_SITE = Path(__file__).resolve().parent / "no_model_site"
+MODEL_FIXTURES = {"proxy", "gemma_proxy", "starts_models"}  # every fixture that reaches a model depends on one of these
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
+@pytest.fixture(scope="session")
+def starts_models() -> None:
+    """Asked for by a test (or fixture) that starts a model server or trains by itself: it is in the model lane."""
+
+
+@pytest.fixture(autouse=True)
+def _unmarked_tests_start_no_model(request, monkeypatch):
+    """A test outside the model lane that starts an embedded server or trains fails, saying why."""
+    if request.node.get_closest_marker("model"):
+        yield
+        return
+    from smolopt.backends import embedded
+    from smolopt.tune import lora
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("this test starts a model or trains: give it a model fixture or `starts_models` (tests/conftest.py)")
+
+    monkeypatch.setattr(embedded.EmbeddedServer, "launch", refuse)
+    monkeypatch.setattr(lora.Lora, "attach", refuse)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NO_MODEL_SITE), os.environ.get("PYTHONPATH")])))
+    yield
 
 
 def strip_logprobs(payload: dict) -> dict:

@@ -35,7 +35,7 @@ def test_eval_sentiment_prints_table_and_writes_run(smolopt_cli, proxy, tmp_path
     calls = logged_calls(run_dir)
     assert len(calls) == 96 == len(proxy.bodies) - sent_before
     assert all(c["request"]["max_tokens"] <= 12 and c["prompt_tokens"] > 0 for c in calls)
-    assert json.loads((run_dir / "config.json").read_text())["model"]["name"] == "smollm2-135m"
+    assert json.loads((run_dir / "config.json").read_text())["model"]["entry"] == "smollm2-135m"
 
 
 def test_positivity_bias_is_visible(smolopt_cli):

@@ -25,7 +25,7 @@ SCORED = "completion score calibrated"
 
 
 @pytest.fixture(scope="module")
-def second_server():
+def second_server(starts_models):
     """A second real server of the same model, so an entry can have two replicas."""
     server = EmbeddedServer(load_registry(ROOT / "models.toml").get("smollm2-135m"))
     url = server.start()
@@ -36,7 +36,7 @@ def second_server():
 def registry(folder: Path, name: str, entry: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.toml"
-    path.write_text(f'[models.{name}]\n{entry}\nmax_tokens = 64\n')
+    path.write_text(f'[defaults]\nstudent = "{name}"\n\n[models.{name}]\n{entry}\nmax_tokens = 64\n')
     return path
 
 
@@ -126,7 +126,7 @@ def test_a_replica_killed_mid_eval_changes_no_result(proxy, tmp_path):
 # Both stop signals take the same path (smolopt.cli turns each into Ctrl-C), so each command is
 # stopped by one of them: both signals covered at the cost of one test per command.
 @pytest.mark.parametrize("command, stop", [("eval", signal.SIGTERM), ("optimize", signal.SIGHUP)], ids=["eval-SIGTERM", "optimize-SIGHUP"])
-def test_sigterm_or_sighup_stops_the_run_and_its_server_and_the_resume_equals_a_clean_run(tmp_path, command, stop):
+def test_sigterm_or_sighup_stops_the_run_and_its_server_and_the_resume_equals_a_clean_run(tmp_path, command, stop, starts_models):
     name = f"own-{uuid.uuid4().hex[:8]}"  # its own embedded server, found by this name
     path = registry(tmp_path, name, f'provider = "embedded"\ngguf = "{GGUF}"')
     task = small_task("sentiment", tmp_path / "sentiment_small", 16 if command == "eval" else 8)
@@ -167,7 +167,7 @@ def two_free_ports() -> int:
         return port
 
 
-def test_serve_starts_every_replica_says_each_url_and_a_stop_signal_stops_them_all(tmp_path):
+def test_serve_starts_every_replica_says_each_url_and_a_stop_signal_stops_them_all(tmp_path, starts_models):
     name = f"own-{uuid.uuid4().hex[:8]}"
     port = two_free_ports()
     path = registry(tmp_path, name, f'provider = "embedded"\ngguf = "{GGUF}"\nreplicas = 2\nport = {port}')
@@ -186,7 +186,7 @@ def test_serve_starts_every_replica_says_each_url_and_a_stop_signal_stops_them_a
     assert gone(name), "a replica outlived smolopt serve"
 
 
-def test_kill_9_leaves_no_server_behind(tmp_path):
+def test_kill_9_leaves_no_server_behind(tmp_path, starts_models):
     name = f"own-{uuid.uuid4().hex[:8]}"
     path = registry(tmp_path, name, f'provider = "embedded"\ngguf = "{GGUF}"')
     task = small_task("sentiment", tmp_path / "sentiment_small", 16)

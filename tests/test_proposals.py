@@ -54,7 +54,7 @@ def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
     import json
 
     from smolopt.optimize.rule_budget import added_sentences, past_budget
-    from smolopt.probe.budget import probed_rule_budget
+    from smolopt.optimize.rule_budget import probed_rule_budget
 
     probe_dir = tmp_path / "20261121-120000-probe-sentiment"
     probe_dir.mkdir()
@@ -68,19 +68,20 @@ def test_candidates_far_past_the_probed_rule_budget_are_flagged(tmp_path):
     assert past_budget(4, budget=1) and not past_budget(3, budget=1) and not past_budget(4, budget=4)
 
 
-def test_a_val_gain_within_noise_keeps_the_seed():
+def test_a_val_tie_keeps_the_seed_and_a_two_example_gain_ships():
     from types import SimpleNamespace
 
     from smolopt.optimize.report import choice_note
     from smolopt.optimize.result import choose
 
     seed = {i: float(i % 2) for i in range(24)}
+    swapped = {i: 1.0 - score for i, score in seed.items()}  # as many right answers, on other examples
     lucky = {**seed, 0: 1.0, 2: 1.0}  # two more right answers out of 24
-    solid = {i: 1.0 for i in range(24)}
+    result = SimpleNamespace(best_idx=1, val_subscores=[seed, swapped])
+    assert choose(result).shipped == 0 and choice_note(choose(result)).startswith("'seed' ships (val argmax, ties to the simpler arm)")
     result = SimpleNamespace(best_idx=1, val_subscores=[seed, lucky])
-    assert choose(result).shipped == 0 and "kept the seed" in choice_note(choose(result))
-    result = SimpleNamespace(best_idx=1, val_subscores=[seed, solid])
-    assert choose(result).shipped == 1 and choice_note(choose(result)).startswith("chose candidate 1")
+    assert choose(result).shipped == 1 and choice_note(choose(result)).startswith("'candidate 1' ships (val argmax")
+    assert "higher on 2 and lower on 0" in choice_note(choose(result))
 
 
 def test_an_echoed_prohibition_is_replaced_by_demos_without_asking_the_reflection(tmp_path):

@@ -29,7 +29,7 @@ PROMPTS = 4  # test examples whose next-token log-probabilities are compared
 
 
 @pytest.fixture(scope="module")
-def hf_model(tmp_path_factory) -> Path:
+def hf_model(tmp_path_factory, starts_models) -> Path:
     """SmolLM2-135M-Instruct as a Hugging Face folder: the embedded GGUF's weights and tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -8,6 +8,7 @@ the test also bounds the log-probability gap between the two (0.62 with the rows
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task
+from cli_runner import ROOT, cli_command, cli_env, run_smolopt, small_task, stop_midway
 
 pytest.importorskip("peft", reason="the tune extra (scripts/setup.sh installs it)")
 
@@ -176,6 +177,30 @@ def test_eval_serves_a_tuned_program_with_its_adapter(sentiment_tune, smolopt_cl
     done = smolopt_cli("eval", "sentiment", "--split", "val", "--program", str(run / "program.json"))
     assert done.returncode == 0, done.stderr
     assert "+" in done.stdout  # the model column names the adapter
+
+
+def test_an_eval_with_an_adapter_resumed_from_another_directory_serves_the_same_file(sentiment_tune, registry_path, tmp_path):
+    """`eval --adapter my.gguf` (a relative path) stopped by SIGTERM, then resumed from the parent folder,
+    where another file called my.gguf lies: the resume serves the file the run started with."""
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(sentiment_tune[0] / "adapter.gguf", work / "my.gguf")
+    (tmp_path / "my.gguf").write_bytes(b"not the adapter this run started with")
+    task = small_task("sentiment", tmp_path / "sentiment_small", 16)
+    run_dir, stopped = stop_midway(work, ("--registry", str(registry_path), "eval", str(task), "--adapter", "my.gguf", "--quiet"),
+                                   after_calls=6, how=signal.SIGTERM)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr
+    recorded = json.loads((run_dir / "config.json").read_text())["model"]
+    assert recorded["entry"] == "smollm2-135m" and recorded["adapter"] == str((work / "my.gguf").resolve())
+
+    resumed = run_smolopt(tmp_path, "--registry", str(registry_path), "eval", "--resume", str(run_dir), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["complete"] and results["summary"]["n"] == 16
+
+    (work / "my.gguf").write_bytes((work / "my.gguf").read_bytes()[:-1] + b"\0")  # another tune wrote over it
+    changed = run_smolopt(tmp_path, "--registry", str(registry_path), "eval", "--resume", str(run_dir), "--quiet")
+    assert changed.returncode == 2 and "the adapter changed since this run started" in changed.stderr
 
 
 def test_an_adapter_is_refused_on_another_base_model(sentiment_tune, tmp_path):

@@ -15,6 +15,7 @@ peft = pytest.importorskip("peft")
 from smolopt.tune import train  # noqa: E402
 
 PAD = 0
+pytestmark = pytest.mark.usefixtures("starts_models")  # it trains (a tiny model, but torch and peft all the same)
 
 
 def tiny_lora_model():

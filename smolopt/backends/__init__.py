@@ -51,7 +51,7 @@ class Models:
 
     def _endpoints(self, spec: ModelSpec) -> list[str]:
         """The entry's live endpoints: its embedded servers, started here, or its URLs that answer."""
-        if spec.provider == "embedded":
+        if spec.started_here:
             servers = start_replicas(spec)
             self._servers.extend(servers)
             return [server.base_url for server in servers]

@@ -20,7 +20,6 @@ import httpx
 from smolopt.backends.calls import CallCache, CallLog, Completion, announce, request_key
 from smolopt.backends.embedded import is_serving
 from smolopt.backends.replicas import Replicas
-from smolopt.backends.servers import END_OF_TEXT_FORBIDDEN
 from smolopt.errors import BadReply, ContextOverflow, ServerDown, SmoloptError
 from smolopt.registry import ModelSpec
 
@@ -101,7 +100,7 @@ class LocalClient:
             else:
                 body["logprobs"] = self.spec.top_logprobs
         if end_of_text_forbidden:
-            body.update(END_OF_TEXT_FORBIDDEN[self.spec.provider])
+            body.update(self.spec.kind.end_of_text_forbidden)
         return body
 
     def chat(self, messages: list[dict], **overrides) -> Completion:

@@ -54,7 +54,7 @@ def embedded_setup(spec: ModelSpec) -> str:
 
 def model_status(spec: ModelSpec) -> ModelStatus:
     declared = tuple(c for c in ("chat", "completions", "logprobs") if spec.can(c))  # type: ignore[arg-type]
-    if spec.provider == "embedded":
+    if spec.started_here:
         try:
             ready = f"ready: started on demand; {embedded_setup(spec)}"
             return ModelStatus(resolve_gguf(spec).name, "127.0.0.1 (embedded)", ready, declared)

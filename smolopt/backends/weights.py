@@ -174,7 +174,7 @@ def _skip_array(fh: BinaryIO) -> None:
 def with_gguf_facts(spec: ModelSpec) -> ModelSpec:
     """The entry with what its GGUF says filled in where the entry is silent: whether the model
     has a chat template. Only an embedded entry's file is read; any other server applies its own."""
-    if spec.provider != "embedded" or spec.chat_template is not None:
+    if not spec.started_here or spec.chat_template is not None:
         return spec
     has_template = bool(gguf_metadata(resolve_gguf(spec)).get(CHAT_TEMPLATE_KEY))
     return spec.model_copy(update={"chat_template": has_template})

@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from smolopt.errors import SmoloptError
-    from smolopt.eval_run import OUTPUTS, resume_eval, run_eval
+    from smolopt.evaluation.command import OUTPUTS, resume_eval, run_eval
     from smolopt.report import eval_report, terminal
 
     with progress_line("eval", args.quiet) as progress:

@@ -27,31 +27,20 @@ def add_parser(sub) -> None:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    """Arguments in; the library's Optimizer runs; the report it wrote to report.md, on the terminal."""
-    from smolopt.api import Optimizer
+    """Arguments in; the library's optimize command runs; the report it wrote to report.md, on the terminal."""
     from smolopt.errors import SmoloptError
-    from smolopt.probe.budget import probed_rule_budget
+    from smolopt.optimize.command import resume_optimize, start_optimize
     from smolopt.report import terminal
     from smolopt.tune.report import epoch_status
-    from smolopt.tasks import load_task
 
     if args.resume:
         refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection, "--judge": args.judge,
                                          "--budget": args.budget, "--seed": args.seed, "--weights": args.weights,
                                          "--adapter": args.adapter})
-        optimizer, task, run = Optimizer.resume(args.resume, registry=args.registry)
-    else:
-        if not args.task:
-            raise SmoloptError("optimize needs a TASK (or --resume runs/<id>)")
-        task, run = load_task(args.task), None
-        optimizer = Optimizer(
-            student=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
-            judge=chosen_judge(args),
-            budget=args.budget or "light", registry=args.registry, seed=args.seed or 0, weights=args.weights, adapter=args.adapter,
-        )
-        optimizer.rule_budget = probed_rule_budget(optimizer.student, task.name)
+    elif not args.task:
+        raise SmoloptError("optimize needs a TASK (or --resume runs/<id>)")
 
-    with progress_line(f"optimize {task.name}", args.quiet) as update:
+    with progress_line(f"optimize {args.task or args.resume}", args.quiet) as update:
         started = time.perf_counter()
 
         def progress(done: int, total: int, best: float) -> None:
@@ -61,12 +50,16 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         def epoch_done(epoch, planned: int) -> None:
             update(epoch.epoch, planned, f"tuning weights, {epoch_status(epoch)}")
 
-        optimizer.progress, optimizer.epochs_progress = progress, epoch_done
-        optimizer.run(task, run)
+        if args.resume:
+            optimizer = resume_optimize(args.resume, registry=args.registry, progress=progress, epochs_progress=epoch_done)
+        else:
+            optimizer = start_optimize(
+                args.task, model=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
+                judge=chosen_judge(args), budget=args.budget or "light", seed=args.seed or 0, weights=args.weights,
+                adapter=args.adapter, registry=args.registry, progress=progress, epochs_progress=epoch_done)
 
     if not args.quiet:
         for line in terminal(optimizer.report):
             console.print(line)
     console.print(f"run saved to {optimizer.run_dir} (report.md)")
     return 0
-

@@ -31,20 +31,19 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """Plan every (model, task) so the progress bar knows its total, then run and write the card."""
     from smolopt.probe.card import summary_section
     from smolopt.probe.plan import DEFAULT_EXAMPLES
-    from smolopt.probe.session import probe_run, resume_probe
-    from smolopt.probe_weights import weights_row
+    from smolopt.probe.command import probe_run, resume_probe
     from smolopt.report import section_table
 
     with progress_line("probe", args.quiet) as progress:
         if args.resume:
             refuse_with_resume(args.resume, {"--model": args.model, "--task": args.task, "--examples": args.examples,
                                              "--weights": args.weights, "--adapter": args.adapter})
-            probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress, weights=weights_row)
+            probes, card, run = resume_probe(args.resume, registry=args.registry, progress=progress)
         else:
             examples = DEFAULT_EXAMPLES if args.examples is None else args.examples
             probes, card, run = probe_run(args.task or ["sentiment"], args.model or [None], examples=examples,
                                           registry=args.registry, progress=progress,
-                                          weights=None if args.weights is False else weights_row, adapter=args.adapter)
+                                          weights=args.weights is not False, adapter=args.adapter)
     console.print(section_table(summary_section(probes)))
     console.print(f"card written to {card}")
     console.print(f"run saved to {run.path}")

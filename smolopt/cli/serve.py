@@ -24,7 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from smolopt.registry import load_registry
 
     spec = load_registry(args.registry).get(args.model)
-    if spec.provider != "embedded":
+    if not spec.started_here:
         raise SmoloptError(f"model '{spec.name}' is served by {spec.provider}, not by smolopt")
     if spec.port is None:
         raise SmoloptError(f"model '{spec.name}' has no 'port' in the registry; set one so other commands can find the server")

@@ -17,7 +17,7 @@ def add_parser(sub) -> None:
 
 def cmd_teach(args: argparse.Namespace) -> int:
     from smolopt.references import FILENAME
-    from smolopt.teach import run_teach
+    from smolopt.teach.command import run_teach
 
     with progress_line(f"teach {args.task}", args.quiet) as progress:
         taught, task, run = run_teach(args.task, model=args.model, registry=args.registry, progress=progress)

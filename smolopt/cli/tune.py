@@ -24,7 +24,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from smolopt.cli.flags import refuse_with_resume
     from smolopt.errors import SmoloptError
     from smolopt.report import terminal
-    from smolopt.tune.commands import resume_tune, start_tune
+    from smolopt.tune.command import resume_tune, start_tune
     from smolopt.tune.report import epoch_status, tune_report
 
     for flag, value in (("--epochs", args.epochs), ("--rank", args.rank)):

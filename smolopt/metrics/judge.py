@@ -6,7 +6,8 @@ itself be small. Each answer it gives becomes a part; an answer it gives that ca
 that part for this story, with the reason in the feedback, rather than scoring it 0.
 
 Which model judges is decided by the caller (the CLI and API open the registry's reflection model
-by default, `open_judge`) and handed to the task's metric as its `judge` argument (see the Task
+by default, where runs are scaffolded: `smolopt.scaffold.open_judge`; this module imports no backend,
+so loading the task protocol stays light) and handed to the task's metric as its `judge` argument (see the Task
 protocol in smolopt.tasks): nothing is held per process, so two runs in one process, or examples
 scored on several threads, each see their own judge. A run without a reachable judge hands over
 an absent one (`Judge.absent(why)`), whose parts are all "not measured", with the reason.
@@ -18,8 +19,6 @@ from typing import Literal
 
 import dspy
 
-from smolopt.backends import Models
-from smolopt.errors import SmoloptError
 from smolopt.metrics.parts import Part
 
 JUDGE_MAX_TOKENS = 200
@@ -88,16 +87,3 @@ class Judge:
             parts.append(Part("liking", (stars - 1) / 4, f"the judge likes it {stars}/5. {critique}".strip()))
         return parts, dropped
 
-
-def open_judge(models: Models, name: str | None) -> Judge:
-    """The run's judge: the registry model `name` when it answers, else an absent judge, with a
-    notice in the run's report that the judge's parts are left out (never a silent 0)."""
-    why = "no judge model was given"
-    if name is not None:
-        models.registry.get(name)  # an unknown name is the user's error, not an unreachable judge
-        try:
-            return Judge(models.lm(name), name)
-        except SmoloptError as err:
-            why = f"judge {name} is not available ({err})"
-    models.log.notice(f"{why}: the metric leaves out the judge's parts")
-    return Judge.absent(why)

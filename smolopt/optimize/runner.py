@@ -127,7 +127,7 @@ def optimize(
 ) -> tuple[dspy.Module, OptimizeResult]:
     """Search the task program's formats, demos (and instructions, with a reflection model) with GEPA.
 
-    Returns the optimized program and its result; `rule_budget` (from `smolopt.probe.budget`)
+    Returns the optimized program and its result; `rule_budget` (what a probe measured)
     flags candidates whose instructions grew far past what the model was measured to carry.
     `from_program`: search from this program as it stands (default: the task's, in the model's seed format).
     """

@@ -19,10 +19,9 @@ an HTTP error. The verdict and the rule budget are pure functions over the recor
 they can be recomputed, and tested, without a model.
 
 The package: `plan` (variants), `measure` (running them), `verdict` (the record and pure readings
-over it), `card` (rendering) and `budget` (the rule budget, read back for `optimize`).
+over it), `card` (rendering), `weights` (the short tune's row) and `command` (`smolopt probe`).
 """
 
-from smolopt.probe.budget import probed_rule_budget
 from smolopt.probe.measure import echo_rates, measure, not_measured, results_json, run_probe
 from smolopt.probe.plan import (
     ADAPTERS, DEFAULT_EXAMPLES, DEMO_COUNTS, ORDERINGS, PROHIBITION, RULE_COUNTS, ProbePlan, Variant, balanced_demos,
@@ -36,6 +35,6 @@ from smolopt.probe.verdict import (
 __all__ = [
     "ADAPTERS", "CAPACITY_PROBLEM", "DEFAULT_EXAMPLES", "DEFAULT_MARGIN", "DEMO_COUNTS", "ECHO_KINDS", "ORDERINGS", "PROHIBITION",
     "PROMPT_PROBLEM", "RULE_COUNTS", "WEIGHTS_PROBLEM", "DemoPoint", "Measurement", "ProbePlan", "TaskProbe", "Variant", "Verdict", "balanced_demos",
-    "chance_level", "demo_points", "echo_rates", "judge", "measure", "not_measured", "orderings", "plan_probe", "probed_rule_budget",
+    "chance_level", "demo_points", "echo_rates", "judge", "measure", "not_measured", "orderings", "plan_probe",
     "results_json", "rule_budget", "rule_counts", "run_probe", "with_demos", "with_format", "with_lines",
 ]

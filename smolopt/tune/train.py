@@ -1,4 +1,5 @@
-"""LoRA training on the CPU: loss on the target tokens only, val picks the epoch, resumable per epoch.
+"""Training on the CPU (LoRA by default; the method is `smolopt.tune.method`): loss on the target
+tokens only, val picks the epoch, resumable per epoch.
 
 The loss is taken on what the model should write after the prompt (the label tokens, or a
 reference text), never on the prompt: a 135M model that learns to reproduce the prompt learns
@@ -24,6 +25,7 @@ from typing import Any
 from smolopt.errors import SmoloptError
 from smolopt.tune.base import Base
 from smolopt.tune.examples import Pair
+from smolopt.tune.method import method_named
 
 LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Above this many tokens in the longest training text (story references), activations are
@@ -53,6 +55,7 @@ class Settings:
     modules: tuple[str, ...] = LINEAR
     seed: int = 0
     threads: int = 2
+    method: str = "lora"  # smolopt.tune.method
 
 
 @dataclass
@@ -75,7 +78,7 @@ class Epoch:
 class Trained:
     history: list[Epoch]
     best: Epoch
-    lora: dict[str, Any]  # peft state dict of the best epoch (HF module names → tensors)
+    lora: dict[str, Any]  # the method's state at the best epoch (LoRA: peft's state dict, HF module names → tensors)
     skipped: int  # training texts longer than the model's context, left out
     stopped_early: bool = False
     resumed_from: int = 0  # epochs that came from the checkpoint
@@ -229,12 +232,11 @@ def _save(path: Path, state: dict) -> None:
 
 def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: Settings, checkpoints: Path,
           progress: EpochProgress | None = None) -> Trained:
-    """Train a LoRA on `base.model` in place (it becomes a peft model) and return the best epoch's weights.
+    """Train `settings.method` on `base.model` in place (LoRA: it becomes a peft model) and return the best epoch's state.
 
     A `checkpoints` folder holding `last.pt` from an earlier, interrupted call resumes from it.
     """
     import torch
-    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     limit = int(getattr(base.model.config, "max_position_embeddings", 2048))
     kept, train_rows = _encode(base, train_pairs, limit)
@@ -245,8 +247,8 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
     if not val_rows:
         raise SmoloptError("tune needs validation examples to choose the epoch; the task's val split has none that fit")
     torch.manual_seed(settings.seed)
-    config = LoraConfig(r=settings.rank, lora_alpha=settings.alpha, lora_dropout=0.0, target_modules=list(settings.modules), bias="none")
-    model = get_peft_model(base.model, config)
+    method = method_named(settings.method)
+    model = method.attach(base.model, settings)
     if max(len(ids) for ids, _ in train_rows) > CHECKPOINTING_FROM:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -260,7 +262,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
         state = torch.load(last, weights_only=False)
         if state["settings"] != asdict(settings):
             raise SmoloptError(f"{last}: a checkpoint of a tune with other settings ({state['settings']}); start a new tune")
-        set_peft_model_state_dict(model, state["lora"])
+        method.restore(model, state["lora"])
         optimizer.load_state_dict(state["optimizer"])
         history = [Epoch(**row) for row in state["history"]]
         best = next(e for e in history if e.epoch == state["best_epoch"])
@@ -283,7 +285,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
         if not all(math.isfinite(x) for x in (row.loss, row.val_loss)):
             raise SmoloptError(f"tune diverged at epoch {epoch} (loss {row.loss}); try a lower learning rate")
         history.append(row)
-        lora = {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+        lora = method.state(model)
         if settings.pick == "last" or row.better_than(best):
             best = row
             _save(best_file, {"epoch": epoch, "lora": lora})

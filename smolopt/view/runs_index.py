@@ -16,6 +16,7 @@ from typing import Any
 
 from smolopt.evaluation import EvalResult
 from smolopt.stats import bootstrap_interval
+from smolopt.model_choice import recorded_model_names
 from smolopt.view.evaluations import Unreadable, evaluations
 from smolopt.view.paths import inside
 from smolopt.view.task_folder import TaskFolder, read_task_folder
@@ -57,14 +58,7 @@ class RunFolder:
 
     @property
     def model(self) -> str:
-        config = self.config
-        if config.get("student"):
-            return str(config["student"])
-        if isinstance(config.get("model"), dict):
-            return str(config["model"].get("name", "?"))
-        if isinstance(config.get("models"), list):
-            return ", ".join(str(m.get("name", "?")) for m in config["models"] if isinstance(m, dict))
-        return "?"
+        return ", ".join(recorded_model_names(self.config)) or "?"
 
     @property
     def created(self) -> str:

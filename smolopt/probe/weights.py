@@ -30,7 +30,7 @@ def weights_row(plan: ProbePlan, models: Models, run: Run) -> Measurement:
     program = in_best_format(plan.task.program())
     variant = Variant(f"weights: LoRA r{SHORT_TUNE.rank}, {SHORT_TUNE.epochs} epochs", WEIGHTS, seed_candidate(program))
     spec = models.registry.get(plan.model)
-    if spec.provider != "embedded":  # the tuned weights would be served by another program than the prompts were
+    if not spec.started_here:  # the tuned weights would be served by another program than the prompts were
         return not_measured(variant, f"the weights row serves its adapter on the embedded llama.cpp server; '{spec.name}' is served by "
                                      f"{spec.provider} (`smolopt tune` measures a tune of its weights)")
     folder = Run(run.path / f"tune-{slug(plan.model)}-{slug(plan.task.name)}")

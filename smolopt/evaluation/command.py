@@ -1,4 +1,4 @@
-"""`smolopt eval` as a library call: one program on one task split, in a run directory.
+"""`smolopt eval`: one program on one task split, in a run directory.
 
 The run scaffold (`smolopt.scaffold`) opens the run, its models and the task's judge; this module
 evaluates, keeps each finished example, and writes results.json, report.md and, for free-text
@@ -13,9 +13,10 @@ from typing import Any
 from smolopt.adapters.formats import parse_format, seed_format
 from smolopt.candidate import set_formats
 from smolopt.errors import SmoloptError
-from smolopt.evaluation import EvalResult, ExampleResult, Progress, evaluate
+from smolopt.evaluation.core import EvalResult, ExampleResult, Progress, evaluate
+from smolopt.model_choice import ModelChoice
 from smolopt.program_io import load_program, saved_adapter
-from smolopt.registry import entry_of, load_registry, with_adapter
+from smolopt.registry import load_registry
 from smolopt.report import eval_report, markdown, outputs_markdown
 from smolopt.runs import Run
 from smolopt.scaffold import Scaffold, config_task, read_config, run_scaffold, task_config
@@ -28,7 +29,7 @@ def run_eval(
     task_ref: str,
     *,
     split: str = "test",
-    model: str | None = None,
+    model: str | ModelChoice | None = None,
     program_path: str | None = None,
     fmt: str | None = None,
     judge: str | None = None,
@@ -45,22 +46,24 @@ def run_eval(
     Results are kept as examples finish; when the server goes down for good, the finished ones are
     written to results.json (marked incomplete) and the error names the command that continues.
     A resumed run (`resume_eval`) serves every finished call from the run's cache. `adapter`: a
-    LoRA adapter.gguf served on the embedded model (default: the one a tuned program.json records).
+    LoRA adapter.gguf served on the embedded model (default: the one a tuned program.json records);
+    a resumed run passes the ModelChoice its config.json recorded instead of a name and adapter.
     """
     if refine < 1:
         raise SmoloptError(f"--refine must be 1 or more generations per example, not {refine}")
     registry_ = load_registry(registry)
     task = load_task(task_ref)
-    adapter = adapter or (str(found) if program_path and (found := saved_adapter(program_path)) else None)
-    if adapter:
-        registry_, model = with_adapter(registry_, model, adapter)
-    spec = registry_.get(model)
+    if program_path:
+        program_path = str(Path(program_path).resolve())  # a resume from another directory reads the same file
+    choice = model if isinstance(model, ModelChoice) else ModelChoice.of(registry_, model, adapter or (program_path and saved_adapter(program_path)))
+    registry_, served = choice.served(registry_)
+    spec = registry_.get(served)
     examples = task.split(split)
     program = load_program(task, program_path) if program_path else task.program()
     if fmt:
         set_formats(program, parse_format(fmt, "--format"))
-    config = {**task_config(task), "split": split, "model": spec.public(), "program": program_path, "format": fmt,
-              "judge": judge, "refine": refine, "adapter": adapter}
+    config = {**task_config(task), "split": split, "model": choice.to_config(registry_), "program": program_path, "format": fmt,
+              "judge": judge, "refine": refine}
     finished: list[ExampleResult] = []
 
     def keep_finished(scaffold: Scaffold) -> str:
@@ -83,9 +86,9 @@ def run_eval(
 
 
 def _eval_arguments(config: dict[str, Any]) -> dict[str, Any]:
-    return {"task_ref": config_task(config), "split": config["split"], "model": entry_of(config["model"]["name"]),
+    return {"task_ref": config_task(config), "split": config["split"], "model": ModelChoice.from_config(config["model"]),
             "program_path": config.get("program"), "fmt": config.get("format"), "judge": config.get("judge"),
-            "refine": int(config.get("refine") or 1), "adapter": config.get("adapter")}
+            "refine": int(config.get("refine") or 1)}
 
 
 def resume_eval(path: str | Path, *, registry: str | Path | None = None, progress: Progress | None = None) -> tuple[EvalResult, Run, list[str]]:

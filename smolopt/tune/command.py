@@ -7,6 +7,7 @@ from pathlib import Path
 
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import Progress
+from smolopt.model_choice import ModelChoice
 from smolopt.registry import load_registry
 from smolopt.runs import new_run
 from smolopt.scaffold import config_task, read_config, task_config
@@ -22,7 +23,8 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
     """`smolopt tune TASK`: everything is checked (task, model, program, format) before the run directory exists."""
     registry_ = load_registry(registry)
     task = load_task(task_ref)
-    spec = registry_.get(model)
+    choice = ModelChoice.of(registry_, model)
+    spec = registry_.get(choice.entry)
     program = prepared_program(task, program_path, fmt)
     tunable(spec)
     if merge and spec.hf:
@@ -32,7 +34,7 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
         raise SmoloptError(f"task '{task.name}': tune needs at least {MIN_TRAIN} training examples, and its train split has {len(task.split('train'))}")
     settings = Settings()
     settings = replace(settings, epochs=epochs or settings.epochs, rank=rank or settings.rank, alpha=2 * (rank or settings.rank))
-    run = new_run("tune", task.name, {**task_config(task), "model": spec.public(), "program": program_path, "format": fmt,
+    run = new_run("tune", task.name, {**task_config(task), "model": choice.to_config(registry_), "program": program_path and str(Path(program_path).resolve()), "format": fmt,
                                       "settings": asdict(settings), "merge": merge})
     return run_tune(task, program, registry_, spec.name, settings, run, program_path=program_path, merge=merge, epochs=epochs_progress,
                     progress=progress)
@@ -41,7 +43,7 @@ def start_tune(task_ref: str, *, model: str | None = None, program_path: str | N
 def resume_tune(path: str | Path, *, registry: str | Path | None = None, epochs: EpochProgress | None = None,
                 progress: Progress | None = None) -> Tuned:
     """`smolopt tune --resume runs/<id>`: the same tune, from its last finished epoch."""
-    run, config = read_config(path, "tune", lambda c: (config_task(c), c["model"]["name"], c.get("program"), c.get("format"),
+    run, config = read_config(path, "tune", lambda c: (config_task(c), ModelChoice.from_config(c["model"]).entry, c.get("program"), c.get("format"),
                                                       Settings(**{**c["settings"], "modules": tuple(c["settings"]["modules"])}),
                                                       bool(c.get("merge"))))
     task_ref, model, program_path, fmt, settings, merge = config

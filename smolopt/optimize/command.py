@@ -1,0 +1,168 @@
+"""`smolopt optimize`: GEPA for tiny models on a task, shaped like a DSPy optimizer (`Optimizer`),
+and the command's front door (`start_optimize`, `resume_optimize`), which also reads the rule budget
+a probe measured for the student.
+
+With `weights="lora"` the run goes on to tune the student's weights and compare seed / prompt /
+weights / both on test (`smolopt.optimize.weights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from smolopt.errors import SmoloptError
+from smolopt.model_choice import ModelChoice
+from smolopt.optimize.report import optimize_report
+from smolopt.optimize.result import OptimizeResult
+from smolopt.optimize.rule_budget import probed_rule_budget
+from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
+from smolopt.program_io import save_program
+from smolopt.prompt_vs_weights import WeightsSearch, search_weights, with_weights
+from smolopt.registry import load_registry
+from smolopt.report import Report, markdown
+from smolopt.runs import Run
+from smolopt.scaffold import config_task, read_config, run_scaffold, task_config
+from smolopt.tasks import Task, load_task, task_from_program
+from smolopt.tune.train import EpochProgress
+
+NO_TESTSET = "no testset: before/after is measured on valset, which also chose the candidate"
+
+
+class Optimizer:
+    """GEPA for tiny models, shaped like a DSPy optimizer: `compile(program, trainset=..., valset=...)`.
+
+    The same engine, proposers (format search, few-shot injection, echo guard, guarded reflection),
+    noise check and report as `smolopt optimize`. Each compile writes a run directory (config,
+    calls, cache, accepted candidates and proposals, program.json, results.json, report.md); `result` and `run_dir` hold
+    the last one.
+    """
+
+    def __init__(
+        self,
+        metric: Callable | None = None,
+        *,
+        student: str | ModelChoice | None = None,
+        reflection: str | None = None,
+        judge: str | None = None,
+        budget: str | int = "light",
+        registry: str | Path | None = None,
+        rule_budget: int | None = None,
+        seed: int = 0,
+        weights: str | None = None,
+        adapter: str | None = None,
+        progress: OptimizeProgress | None = None,
+        epochs_progress: EpochProgress | None = None,
+    ):
+        """`reflection`: a registry entry, or None for format search and few-shot injection only.
+        `judge`: the model a judged task's metric asks (None: the judge's parts are left out, with a notice).
+        `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
+        `rule_budget`: what a probe measured (`smolopt.optimize.rule_budget.probed_rule_budget`), to flag overlong instructions.
+        `weights`: "lora" also tunes the student's weights after the prompt search and searches again
+        on them; the run then compares seed, prompt, weights and both on test (`smolopt.prompt_vs_weights`).
+        `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts.
+        `progress` and `epochs_progress`: called as the search and the tune go."""
+        self.metric = metric
+        self.registry = load_registry(registry)
+        self.choice = student if isinstance(student, ModelChoice) else ModelChoice.of(self.registry, student, adapter)
+        self.entry = self.choice.entry  # the registry's own name, without the adapter
+        self.registry, self.student = self.choice.served(self.registry)
+        if reflection is not None:
+            self.registry.get(reflection)  # an unknown name is an error; an unreachable model is not
+        self.reflection = reflection
+        self.judge = judge
+        if isinstance(budget, str):
+            parse_budget(budget, 1)  # a bad budget is an error now, not after the model has started
+        self.budget = budget
+        self.rule_budget = rule_budget
+        self.seed = seed
+        if weights not in (None, "lora"):
+            raise SmoloptError(f"--weights must be 'lora' (a LoRA tune of the student), not '{weights}'")
+        if weights and not (spec := self.registry.get(self.entry)).started_here:
+            raise SmoloptError(f"--weights lora measures the tuned model on the embedded llama.cpp server, and model '{spec.name}' is served by "
+                               f"{spec.provider}: add an embedded entry with gguf = the file it loads, or run `smolopt tune` (its serve.sh "
+                               "and Modelfile serve the adapter elsewhere)")
+        self.weights = weights
+        self.epochs_progress = epochs_progress
+        self.weights_result: WeightsSearch | None = None
+        self.report: Report | None = None  # what the last run wrote to report.md
+        self.progress = progress
+        self.result: OptimizeResult | None = None
+        self.run_dir: Path | None = None
+
+    def compile(
+        self,
+        program: dspy.Module,
+        *,
+        trainset: list[dspy.Example],
+        valset: list[dspy.Example],
+        testset: list[dspy.Example] | None = None,
+    ) -> dspy.Module:
+        """The optimized copy of `program`. Without a testset, before/after is measured on valset,
+        which also chose the candidate, and the result says so."""
+        if self.metric is None:
+            raise ValueError("Optimizer.compile needs the metric the optimizer was made with")
+        task = task_from_program(program, self.metric, trainset, valset, testset)
+        optimized, _ = self.run(task, notices=[] if testset is not None else [NO_TESTSET])
+        return optimized
+
+    def run(self, task: Task, run: Run | None = None, notices: Iterable[str] = ()) -> tuple[dspy.Module, OptimizeResult]:
+        """Optimize a loaded task; a given `run` (see `resume`) replays the search from its cache.
+        `notices`: what the caller must tell the user, kept with the run's own (results.json, report.md)."""
+        budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
+        config = {**task_config(task), "model": self.choice.to_config(self.registry), "reflection": self.reflection, "judge": self.judge,
+                  "budget": budget, "seed": self.seed, "weights": self.weights, "rule_budget": self.rule_budget,
+                  "reflection_spec": self.registry.get(self.reflection).public() if self.reflection else None}
+        with run_scaffold("optimize", config, self.registry, label=task.name, resume=run) as scaffold:
+            for text in notices:
+                scaffold.notice(text)
+            judged = scaffold.judged(task, self.judge)
+            optimized, result = optimize(judged, scaffold.models, scaffold.run, student=self.student,
+                                         reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
+                                         seed=self.seed)
+            report, results, adapter = optimize_report(result), result.to_json(), None
+            if self.weights:
+                optimized, adapter, self.weights_result = search_weights(
+                    judged, scaffold.models, scaffold.run, student=self.student, prompt_program=optimized, prompt=result,
+                    budget=budget, seed=self.seed, epochs=self.epochs_progress)
+                report, results = with_weights(report, self.weights_result), {**results, "weights": self.weights_result.to_json()}
+            save_program(optimized, scaffold.run.path / "program.json", task.name, adapter=adapter)
+            scaffold.write_results(results, markdown(report))
+            self.report = report
+        self.result, self.run_dir = result, scaffold.run.path
+        return optimized, result
+
+
+
+def start_optimize(task_ref: str, *, model: str | None = None, reflection: str | None = None, judge: str | None = None,
+                   budget: str | int = "light", seed: int = 0, weights: str | None = None, adapter: str | None = None,
+                   registry: str | Path | None = None, progress: OptimizeProgress | None = None,
+                   epochs_progress: EpochProgress | None = None) -> Optimizer:
+    """`smolopt optimize TASK`: the task and its optimizer checked before anything starts, the rule
+    budget a probe measured for the student (if one did), then the run; returns the finished optimizer."""
+    task, registry_ = load_task(task_ref), load_registry(registry)
+    student = ModelChoice.of(registry_, model, adapter)
+    optimizer = Optimizer(student=student, reflection=reflection, judge=judge, budget=budget, registry=registry, seed=seed,
+                          weights=weights, rule_budget=probed_rule_budget(student.served(registry_)[1], task.name),
+                          progress=progress, epochs_progress=epochs_progress)
+    optimizer.run(task)
+    return optimizer
+
+
+def resume_optimize(path: str | Path, *, registry: str | Path | None = None, progress: OptimizeProgress | None = None,
+                    epochs_progress: EpochProgress | None = None) -> Optimizer:
+    """`smolopt optimize --resume runs/<id>`: the run as its config.json recorded it; finished calls come from its cache."""
+    run, (task_ref, arguments) = read_config(path, "optimize", _optimizer_arguments)
+    optimizer = Optimizer(**arguments, registry=registry, progress=progress, epochs_progress=epochs_progress)
+    optimizer.run(load_task(task_ref), run)
+    return optimizer
+
+
+def _optimizer_arguments(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The task and the Optimizer's arguments as an optimize run's config.json recorded them."""
+    return config_task(config), {"student": ModelChoice.from_config(config["model"]), "reflection": config["reflection"],
+                                 "judge": config.get("judge"), "budget": int(config["budget"]), "seed": int(config["seed"]),
+                                 "weights": config.get("weights"), "rule_budget": config.get("rule_budget")}

@@ -1,0 +1,58 @@
+"""What each kind of server does: one record per `provider`, read wherever a kind behaves differently.
+
+    offers                 what it serves out of the box (an entry's `offers` overrides it)
+    end_of_text_forbidden  body fields that keep end-of-text from being the one token a scoring
+                           request generates
+    parallel               requests at once when the entry sets no `parallel`: a number per URL,
+                           "replicas" (one per embedded server) or "slots" (the server says at /props)
+    started_by_smolopt     whether smolopt starts (and stops) the server itself
+
+End-of-text: a model that would end its answer at once generates nothing, the server lists no token
+scores, and the request had to be sent again with end-of-text forbidden (1.29 calls per scored
+sentiment example on the 135M). Every server that takes such a field computes the listed
+log-probabilities from the logits before the constraint, so the labels' scores are the model's.
+Recorded replies of every kind are pinned in tests/test_recorded_replies.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Capability = Literal["chat", "completions", "logprobs"]
+Provider = Literal["embedded", "lmstudio", "ollama", "llamacpp", "vllm", "openai"]
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    """One kind of server, as smolopt meets it."""
+
+    name: str
+    offers: tuple[Capability, ...]
+    parallel: int | Literal["replicas", "slots"]
+    started_by_smolopt: bool = False
+    end_of_text_forbidden: dict = field(default_factory=dict)
+
+
+KINDS: dict[str, ServerKind] = {kind.name: kind for kind in (
+    # llama-cpp-python's server on 127.0.0.1, started from a GGUF in a wheel. It holds a lock per
+    # request, so it takes one at a time per replica: on 2 cores (48 sentiment examples) one server
+    # took 13.6 s one at a time and 15.0 s two at a time; two single-thread replicas took 7.5 s.
+    ServerKind("embedded", ("chat", "completions", "logprobs"), "replicas", started_by_smolopt=True,
+               end_of_text_forbidden={"min_tokens": 1}),
+    # llama.cpp's llama-server (or llama-cpp-python's, run by the user): llama-server does not know
+    # `min_tokens` but has `ignore_eos` (-inf on every end-of-generation token); each ignores the
+    # other's field. Its slot count is at /props.
+    ServerKind("llamacpp", ("chat", "completions", "logprobs"), "slots", end_of_text_forbidden={"min_tokens": 1, "ignore_eos": True}),
+    # vLLM batches far more than a thread per request is worth here; it honours `min_tokens`.
+    ServerKind("vllm", ("chat", "completions", "logprobs"), 16, end_of_text_forbidden={"min_tokens": 1}),
+    # LM Studio serves /v1/completions but returns no token logprobs there, and answers four at once
+    # by default. No end-of-text field: an answer that ends at once stays unscored and is generated.
+    ServerKind("lmstudio", ("chat", "completions"), 4),
+    # Ollama: /v1/completions without logprobs; one request per loaded model unless
+    # OLLAMA_NUM_PARALLEL says otherwise.
+    ServerKind("ollama", ("chat", "completions"), 1),
+    # Hosted chat APIs have dropped /v1/completions for most models but give logprobs on chat, limit
+    # by rate rather than slots, and answer an unknown body field with HTTP 400.
+    ServerKind("openai", ("chat", "logprobs"), 4),
+)}
