@@ -11,7 +11,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"lm": "smolopt.api", "evaluate": "smolopt.api", "Optimizer": "smolopt.api", "RawTextAdapter": "smolopt.adapters"}
+_API = {"lm": "smolopt.api", "evaluate": "smolopt.api", "Optimizer": "smolopt.api", "RawTextAdapter": "smolopt.adapters", "new_task": "smolopt.newtask"}
 __all__ = list(_API)
 
 

@@ -18,11 +18,11 @@ import warnings
 from pathlib import Path
 
 from smolopt.cli import eval as eval_command
-from smolopt.cli import models, optimize, probe, serve, tasks, teach, tune, view
+from smolopt.cli import models, new, optimize, probe, serve, tasks, teach, tune, view
 from smolopt.cli.console import err_console
 from smolopt.errors import SmoloptError, found_in
 
-COMMANDS = (models, tasks, serve, eval_command, optimize, probe, teach, tune, view)
+COMMANDS = (models, tasks, new, serve, eval_command, optimize, probe, teach, tune, view)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _stopped_by: list[signal.Signals] = []
@@ -39,7 +39,7 @@ def _stop_like_ctrl_c(signum: int, _frame) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smolopt", description="Prompt optimization for tiny local language models.")
-    parser.add_argument("--registry", type=Path, default=None, help="model registry (default: ./models.toml or $SMOLOPT_MODELS)")
+    parser.add_argument("--registry", type=Path, default=None, help="a models.toml read over the shipped registry (default: ./models.toml if there is one, or $SMOLOPT_MODELS)")
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)

@@ -1,10 +1,8 @@
 """Two-hop questions over a handful of paragraphs: find the bridge, then the answer (0.3*EM + 0.7*token F1)."""
 
-import re
-import string
-from collections import Counter
-
 import dspy
+
+from smolopt.metrics.overlap import normalize_answer, token_f1
 
 INPUTS = ("question", "context")
 GOLD = ("answer", "supporting_titles")
@@ -77,28 +75,6 @@ def demo(example: dspy.Example, predictor: str) -> dict | None:
             "answer": example.answer,
         }
     return None
-
-
-_PUNCTUATION = set(string.punctuation) | set("\u2013\u2014\u2018\u2019\u201c\u201d")
-
-
-def normalize_answer(text) -> str:
-    """SQuAD-style: lower case, no punctuation, no articles (a/an/the), whitespace collapsed."""
-    text = str(text or "").lower()
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def token_f1(predicted, gold) -> float:
-    pred_tokens, gold_tokens = normalize_answer(predicted).split(), normalize_answer(gold).split()
-    if not pred_tokens or not gold_tokens:
-        return float(pred_tokens == gold_tokens)
-    common = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred_tokens), common / len(gold_tokens)
-    return 2 * precision * recall / (precision + recall)
 
 
 def _contains(text, span) -> bool:
