@@ -8,9 +8,10 @@
                 the new weights (no reflection: the instruction was already searched)
 
 Four arms are measured on test, which no step above has seen: seed, prompt, weights, both. What
-ships is chosen on val: the arm with the best val score among those whose gain over prompt-only
-is more than noise (a paired bootstrap interval above zero), else prompt-only, which needs no
-adapter. This module composes the optimize and tune packages; neither knows the other.
+ships is chosen on val by `smolopt.optimize.decision`: the best val score among prompt, weights
+and both, a tie keeping the simpler arm (prompt-only needs no adapter). results.json keeps every
+arm's score on each val and test example, which `scripts/bench_decision.py` resamples. This module
+composes the optimize and tune packages; neither knows the other.
 """
 
 from __future__ import annotations
@@ -23,11 +24,11 @@ import dspy
 
 from smolopt.backends import Models
 from smolopt.evaluation import EvalResult, evaluate
+from smolopt.optimize.decision import Decision, decide
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.runner import optimize
 from smolopt.report import Report
 from smolopt.runs import Run
-from smolopt.stats import paired_difference_interval
 from smolopt.tasks import Task
 from smolopt.tune.arms import Arm, arm_rows, described
 from smolopt.tune.report import arms_section
@@ -41,38 +42,49 @@ SETTINGS = Settings(epochs=3, patience=1)
 AGAIN = 2  # the second search gets this many validation passes
 
 
+SHIPPABLE = ("prompt", "weights", "both")  # simplest first: a tie on val keeps the simpler
+
+
 @dataclass
 class WeightsSearch:
     """The four arms on test, their val scores, and which one ships."""
 
     arms: list[Arm]
-    val: dict[str, float]
-    shipped: str
-    ship_note: str
+    decision: Decision
     trained: Trained
     adapter: Path
     both: OptimizeResult
+    # split -> arm -> example id -> score: every arm on test, the shippable ones on val (bench_decision resamples them)
+    examples: dict[str, dict[str, dict[str, float]]]
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds of each step
+
+    @property
+    def val(self) -> dict[str, float]:
+        return self.decision.val
+
+    @property
+    def shipped(self) -> str:
+        return self.decision.arm
+
+    @property
+    def ship_note(self) -> str:
+        return self.decision.reason
 
     def to_json(self) -> dict[str, Any]:
         return {"arms": arm_rows(self.arms), "val": self.val, "shipped": self.shipped, "ship_note": self.ship_note,
-                "adapter": str(self.adapter), "best_epoch": self.trained.best.epoch,
+                "rule": self.decision.rule, "adapter": str(self.adapter), "best_epoch": self.trained.best.epoch,
                 "epochs": [e.__dict__ for e in self.trained.history], "both_candidate": self.both.best,
-                "seconds": self.seconds}
+                "seconds": self.seconds, "examples": self.examples}
 
 
-def _ship(val: dict[str, EvalResult]) -> tuple[str, str]:
-    """The arm to ship: best val among those beating prompt-only by more than noise."""
-    base = [e.score for e in val["prompt"].examples]
-    better = {}
-    for name in ("weights", "both"):
-        low, _ = paired_difference_interval(base, [e.score for e in val[name].examples])
-        if low > 0:
-            better[name] = val[name].accuracy
-    if not better:
-        return "prompt", "no arm with tuned weights beat prompt-only on val by more than noise: the prompt ships, no adapter"
-    name = max(better, key=better.get)
-    return name, f"'{name}' ships: val {100 * val[name].accuracy:.1f}% against {100 * val['prompt'].accuracy:.1f}% for prompt-only (paired interval above zero)"
+def scores_by_id(result: EvalResult) -> dict[str, float]:
+    """Each example's score by its id: what results.json keeps of an arm for bench_decision."""
+    return {str(e.id): e.score for e in result.examples}
+
+
+def _ship(val: dict[str, EvalResult]) -> Decision:
+    """The arm to ship: the decision rule over each shippable arm's val scores (same examples, same order)."""
+    return decide({name: [e.score for e in val[name].examples] for name in SHIPPABLE})
 
 
 def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt_program: dspy.Module, prompt: OptimizeResult,
@@ -98,11 +110,13 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
     val_results = {"prompt": evaluate(task, prompt_program, val, base_lm, split="val"),
                    "weights": evaluate(task, zero_shot, val, lm, split="val"),
                    "both": evaluate(task, both_program, val, lm, split="val")}
-    shipped, note = _ship(val_results)
-    found = WeightsSearch(arms, {name: result.accuracy for name, result in val_results.items()}, shipped, note, trained, adapter, both,
+    decision = _ship(val_results)
+    examples = {"val": {name: scores_by_id(result) for name, result in val_results.items()},
+                "test": {arm.name: scores_by_id(arm.result) for arm in arms}}
+    found = WeightsSearch(arms, decision, trained, adapter, both, examples,
                           {"prompt search": prompt.wall_s, "tune": seconds, "second search": both.wall_s})
-    program = {"prompt": prompt_program, "weights": zero_shot, "both": both_program}[shipped]
-    return program, (None if shipped == "prompt" else adapter), found
+    program = {"prompt": prompt_program, "weights": zero_shot, "both": both_program}[decision.arm]
+    return program, (None if decision.arm == "prompt" else adapter), found
 
 
 def with_weights(report: Report, found: WeightsSearch) -> Report:

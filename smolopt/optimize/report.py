@@ -47,11 +47,11 @@ def iteration_rows(result: OptimizeResult) -> list[list[str]]:
 
 
 def choice_note(choice: Choice) -> str:
-    """Why the shipped candidate ships: the seed was best, or the best's val gain with its interval."""
+    """Why the shipped candidate ships: the decision rule's reason, and the best's val gain with its interval."""
     if choice.best_on_val == 0:
-        return "the seed scored best on val"
-    shown = f"candidate {choice.best_on_val}'s val gain {100 * choice.val_gain:+.1f} pts (95% interval {100 * choice.low:+.1f} to {100 * choice.high:+.1f})"
-    return f"chose {shown}" if choice.shipped else f"kept the seed: {shown} includes no gain"
+        return choice.reason
+    return (f"{choice.reason}; val gain {100 * choice.val_gain:+.1f} pts "
+            f"(paired 95% interval {100 * choice.low:+.1f} to {100 * choice.high:+.1f})")
 
 
 def summary_rows(result: OptimizeResult) -> list[list[str]]:

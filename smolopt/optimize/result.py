@@ -8,6 +8,7 @@ from typing import Any
 
 from smolopt.candidate import demo_count, formats_of
 from smolopt.evaluation import EvalResult
+from smolopt.optimize.decision import ARGMAX, decide
 from smolopt.optimize.gepa_adapter import Journal
 from smolopt.optimize.rule_budget import added_sentences, past_budget
 from smolopt.stats import bootstrap_interval, paired_difference_interval
@@ -15,13 +16,16 @@ from smolopt.stats import bootstrap_interval, paired_difference_interval
 
 @dataclass
 class Choice:
-    """Which candidate ships, and the val evidence: best minus seed, with its paired 95% interval."""
+    """Which candidate ships, the rule that chose it and why, and the val evidence: best minus seed,
+    with its paired 95% interval (shown beside the decision, not deciding it)."""
 
     shipped: int
     best_on_val: int
     val_gain: float = 0.0
     low: float = 0.0
     high: float = 0.0
+    rule: str = ""
+    reason: str = ""
 
 
 @dataclass
@@ -60,20 +64,18 @@ def best_val_by_format(result) -> dict[str, float]:
 
 
 def choose(result) -> Choice:
-    """The candidate to ship: GEPA's best on val, but only when its gain over the seed is more than noise.
-
-    With a couple of dozen validation examples a two-example gain is luck as often as not; a paired
-    bootstrap interval of (best - seed) over the same val examples has to lie above zero.
-    """
+    """The candidate to ship: GEPA's best on val against the seed, by the decision rule
+    (`smolopt.optimize.decision`: the better val score ships, a tie keeps the seed)."""
     best = result.best_idx
     if best == 0:
-        return Choice(0, 0)
+        return Choice(0, 0, rule=ARGMAX, reason="the seed scored best on val")
     ids = sorted(result.val_subscores[0], key=str)
     seed_scores = [result.val_subscores[0][i] for i in ids]
     best_scores = [result.val_subscores[best].get(i, 0.0) for i in ids]
+    decision = decide({"seed": seed_scores, f"candidate {best}": best_scores})
     low, high = paired_difference_interval(seed_scores, best_scores)
     gain = (sum(best_scores) - sum(seed_scores)) / len(ids)
-    return Choice(best if low > 0 else 0, best, gain, low, high)
+    return Choice(0 if decision.arm == "seed" else best, best, gain, low, high, decision.rule, decision.reason)
 
 
 def iteration_table(result, accepted: list[dict], tokens: dict[str, float], rule_budget: int | None) -> list[IterationRow]:
