@@ -121,7 +121,8 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
 
 def with_weights(report: Report, found: WeightsSearch) -> Report:
     """The optimize report with the four arms on test and what shipped."""
-    facts = [*report.facts, ("weights", found.ship_note), ("adapter", str(found.adapter)),
+    adapter = str(found.adapter) if found.shipped != "prompt" else f"{found.adapter} (trained and measured; not shipped)"
+    facts = [*report.facts, ("weights", found.ship_note), ("adapter", adapter),
              ("val", ", ".join(f"{name} {100 * score:.1f}%" for name, score in found.val.items())),
              ("seconds", ", ".join(f"{step} {value:.0f}" for step, value in found.seconds.items()))]
     return Report(report.title, facts, [*report.sections, arms_section(arm_rows(found.arms), "test split: seed / prompt / weights / both")])

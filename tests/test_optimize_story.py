@@ -48,9 +48,12 @@ def test_optimize_prints_tables_and_the_saved_program_evaluates(smolopt_cli, tmp
     run_dir = next((tmp_path / "runs").glob("*-optimize-sentiment_small"))
     report = (run_dir / "report.md").read_text()
     assert "| Task | Model | Baseline | After | Change |" in report
+    summary = json.loads((run_dir / "results.json").read_text())["summary"]  # a prompt search ships its chosen prompt
+    assert summary["shipped"] == "prompt" and summary["evaluation"] == "optimized_test" and summary["accuracy"] == summary["prompt_only"]
+    assert report.split("## ")[1].startswith("What ships, on the test split")
     again = smolopt_cli("eval", str(task), "--program", str(run_dir / "program.json"))
     assert again.returncode == 0, again.stderr
-    assert "accuracy" in again.stdout
+    assert "accuracy" in again.stdout and f"{100 * summary['accuracy']:.1f}%" in again.stdout  # the shipped program scores what the run said
 
 
 NOT_NUMBERS = {"lm_calls", "cached_calls", "wall_s", "latency_s", "median_latency_s"}  # how the work was done, not what it found

@@ -270,6 +270,14 @@ def test_optimize_with_weights_compares_seed_prompt_weights_and_both(registry_pa
     report = (run / "report.md").read_text()
     assert "seed / prompt / weights / both" in report and "| both |" in report
     assert "seed / prompt / weights / both" in done.stdout
+    # The headline is the program that ships, the same number everywhere it is shown.
+    summary = results["summary"]
+    assert summary["shipped"] == shipped and summary["accuracy"] == arms[shipped]["accuracy"]
+    assert summary["prompt_only"] == arms["prompt"]["accuracy"] and summary["seed"] == arms["seed"]["accuracy"]
+    first_table = report.split("## ")[1]
+    assert first_table.startswith("What ships, on the test split") and f"{100 * summary['accuracy']:.1f}%" in first_table
+    assert done.stdout.index("What ships") < done.stdout.index("seed / prompt / weights / both")
+    assert results["weights_test"]["summary"]["n"] == results["both_test"]["summary"]["n"] == 16  # every arm's examples, for the view
 
 
 def test_the_probe_card_has_a_weights_row(smolopt_cli, tmp_path):

@@ -20,6 +20,7 @@ from smolopt.optimize.report import optimize_report
 from smolopt.optimize.result import OptimizeResult
 from smolopt.optimize.rule_budget import probed_rule_budget
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
+from smolopt.optimize.shipped import ARM_KEYS, shipped_of, shipped_section
 from smolopt.program_io import save_program
 from smolopt.prompt_vs_weights import WeightsSearch, search_weights, with_weights
 from smolopt.registry import load_registry
@@ -124,17 +125,24 @@ class Optimizer:
                                          reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
                                          seed=self.seed)
             report, results, adapter = optimize_report(result), result.to_json(), None
+            shipped = shipped_of(result)
             if self.weights:
-                optimized, adapter, self.weights_result = search_weights(
+                optimized, adapter, found = search_weights(
                     judged, scaffold.models, scaffold.run, student=self.student, prompt_program=optimized, prompt=result,
                     budget=budget, seed=self.seed, epochs=self.epochs_progress)
-                report, results = with_weights(report, self.weights_result), {**results, "weights": self.weights_result.to_json()}
+                arms = {arm.name: arm.result for arm in found.arms}
+                shipped = shipped_of(result, arms, found.decision.rule, found.decision.reason, found.shipped)
+                report = with_weights(report, found)
+                results = {**results, "weights": found.to_json(), ARM_KEYS["weights"]: arms["weights"].to_json(),
+                           ARM_KEYS["both"]: arms["both"].to_json()}
+                self.weights_result = found
+            report = Report(report.title, report.facts, [shipped_section(shipped, task.name, self.student), *report.sections])
+            results = {**results, "summary": shipped.to_json()}
             save_program(optimized, scaffold.run.path / "program.json", task.name, adapter=adapter)
             scaffold.write_results(results, markdown(report))
             self.report = report
         self.result, self.run_dir = result, scaffold.run.path
         return optimized, result
-
 
 
 def start_optimize(task_ref: str, *, model: str | None = None, reflection: str | None = None, judge: str | None = None,

@@ -88,7 +88,12 @@ def create_app(runs_root: Path) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def runs_list(request: Request) -> HTMLResponse:
-        return page(request, "runs.html", runs=index.runs(), choices=evaluation_choices())
+        if not runs_root.is_dir():  # moved or deleted while the view runs: say so, not an empty list
+            raise HTTPException(status_code=503, detail=f"{runs_root}: the runs folder is not there any more (moved or deleted?)")
+        try:
+            return page(request, "runs.html", runs=index.runs(), choices=evaluation_choices())
+        except OSError as err:
+            raise HTTPException(status_code=503, detail=f"{runs_root}: cannot read the runs folder ({err.strerror or err})") from None
 
     @app.get("/runs/{run_id}", response_class=HTMLResponse)
     def run_without_slash(run_id: str) -> RedirectResponse:

@@ -86,9 +86,12 @@ class RunFolder:
         return self.labels is None and any(e.gold is None for ev in self.evaluations.values() for e in ev.examples)
 
     def final_evaluation(self) -> tuple[str, EvalResult] | None:
-        """The evaluation that says what the run produced: an optimize run's optimized test, else the only one."""
-        if "optimized_test" in self.evaluations:
-            return "optimized_test", self.evaluations["optimized_test"]
+        """The evaluation that says what the run produced: an optimize run's shipped program on test
+        (results.json `summary`), else its optimized test, else the only one."""
+        shipped = (self.results or {}).get("summary", {}).get("evaluation")
+        for key in (shipped, "optimized_test"):
+            if key in self.evaluations:
+                return key, self.evaluations[key]
         return next(iter(self.evaluations.items()), None)
 
 
@@ -103,6 +106,11 @@ def read_json(path: Path) -> Any:
 
 def headline(run: RunFolder) -> Headline | None:
     results = run.results or {}
+    shipped = results.get("summary")
+    if run.command == "optimize" and isinstance(shipped, dict) and "shipped" in shipped:  # the program that ships, against the seed
+        seed = run.evaluations.get("baseline_test")
+        base = Headline(float(shipped["seed"]), *bootstrap_interval([e.score for e in seed.examples])) if seed else None
+        return Headline(float(shipped["accuracy"]), float(shipped["low"]), float(shipped["high"]), base)
     if run.command == "optimize" and isinstance(results.get("optimized"), dict) and isinstance(results.get("baseline"), dict):
         before, after = results["baseline"], results["optimized"]
         base = Headline(float(before["accuracy"]), float(before["low"]), float(before["high"]))
