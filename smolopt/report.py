@@ -11,7 +11,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rich.console import RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -131,14 +132,66 @@ def eval_report(result: EvalResult, notices: Sequence[str], outputs: str | None 
     return Report(f"smolopt eval: {result.task} on {result.model}", facts, [section])
 
 
-def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> Table:
-    """A rich table of plain text: a prompt's "[...]" is shown, never read as markup."""
-    table = Table(title=Text(title), caption=Text(caption) if caption else None)
-    for header in headers:
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*(Text(str(cell)) for cell in row))
-    return table
+def rich_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[object]], caption: str = "") -> RenderableType:
+    """A table of plain text (a prompt's "[...]" is shown, never read as markup) that never cuts a cell."""
+    return FittedTable(title, tuple(headers), tuple(tuple(str(cell) for cell in row) for row in rows), caption)
+
+
+@dataclass(frozen=True)
+class FittedTable:
+    """A table laid out for the width it is printed in, with no word cut: rich alone shrinks the
+    widest columns and ends cells with "…" (the probe's 11-column card at 80 columns read "66.…",
+    "wei…"). Each column gets at least its longest word, so numbers and verdicts stay whole and text
+    wraps at spaces; when even that is too wide, each row is printed as "column: value" lines."""
+
+    title: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # rich's default box: a border left, right and between columns, one space of padding each side of a cell
+        spans = [text_span([header, *(row[index] for row in self.rows)]) for index, header in enumerate(self.headers)]
+        widths = fitted_widths(spans, options.max_width - 3 * len(self.headers) - 1)
+        yield self.table(widths) if widths is not None else self.blocks()
+
+    def table(self, widths: list[int]) -> Table:
+        table = Table(title=Text(self.title), caption=Text(self.caption) if self.caption else None)
+        for header, width in zip(self.headers, widths):
+            table.add_column(header, width=width)
+        for row in self.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        return table
+
+    def blocks(self) -> Text:
+        """The table as one block of "column: value" lines per row (empty cells left out), rows apart by a blank line."""
+        lines = [Text(self.title, style="bold")]
+        for row in self.rows:
+            lines += [Text(""), *(Text.assemble((f"{header}: ", "bold"), cell) for header, cell in zip(self.headers, row) if cell)]
+        if self.caption:
+            lines += [Text(""), Text(self.caption)]
+        return Text("\n").join(lines)
+
+
+def text_span(cells: Sequence[str]) -> tuple[int, int]:
+    """(longest word, longest line) over the cells, in terminal cells, as rich measures text."""
+    words = [cell_len(word) for cell in cells for word in cell.split()]
+    lines = [cell_len(line) for cell in cells for line in cell.splitlines()]
+    return max(words, default=0), max(lines, default=0)
+
+
+def fitted_widths(spans: Sequence[tuple[int, int]], room: int) -> list[int] | None:
+    """Column widths within `room` that break no word: each column its longest line when all fit,
+    else its longest word plus a share of the rest in proportion to how much wider its longest line
+    is; None when the longest words alone do not fit."""
+    least = [max(word, 1) for word, _ in spans]
+    wants = [max(line - word, 0) for word, (_, line) in zip(least, spans)]
+    spare = room - sum(least)
+    if spare < 0:
+        return None
+    if spare >= sum(wants):
+        return [word + want for word, want in zip(least, wants)]
+    return [word + spare * want // sum(wants) for word, want in zip(least, wants)]
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -136,6 +136,33 @@ def available_tasks(root: Path | None = None) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "task.py").is_file())
 
 
+@dataclass(frozen=True)
+class TaskFolder:
+    """One folder under the tasks directory: its task, or in one line why it is none."""
+
+    name: str
+    task: Task | None
+    problem: str = ""
+
+
+def task_folders(root: Path | None = None) -> list[TaskFolder]:
+    """Every folder under the tasks directory, loaded: a broken one says why and hides no other,
+    and one without task.py is listed as such (hidden folders such as .git are not tasks)."""
+    root = root or tasks_dir()
+    if not root.is_dir():
+        return []
+    folders = []
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))):
+        if not (path / "task.py").is_file():
+            folders.append(TaskFolder(path.name, None, "no task.py"))
+            continue
+        try:
+            folders.append(TaskFolder(path.name, load_task(str(path))))
+        except Exception as err:  # a user's task file may fail in a way the loader does not name yet: still one row
+            folders.append(TaskFolder(path.name, None, str(err) if isinstance(err, SmoloptError) else f"{type(err).__name__}: {err}"))
+    return folders
+
+
 def _load_module(path: Path):
     spec = importlib.util.spec_from_file_location(f"smolopt_task_{path.parent.name}", path)
     module = importlib.util.module_from_spec(spec)
