@@ -6,6 +6,10 @@
     parallel               requests at once when the entry sets no `parallel`: a number per URL,
                            "replicas" (one per embedded server) or "slots" (the server says at /props)
     started_by_smolopt     whether smolopt starts (and stops) the server itself
+    native_api             the server's own API beside /v1, used where its OpenAI layer means
+                           something else: "ollama" (smolopt.backends.ollama) sends completion
+                           formats to /api/generate with `raw: true`, and `smolopt models` reads
+                           its /api/version
 
 End-of-text: a model that would end its answer at once generates nothing, the server lists no token
 scores, and the request had to be sent again with end-of-text forbidden (1.29 calls per scored
@@ -32,6 +36,7 @@ class ServerKind:
     parallel: int | Literal["replicas", "slots"]
     started_by_smolopt: bool = False
     end_of_text_forbidden: dict = field(default_factory=dict)
+    native_api: Literal["ollama"] | None = None
 
 
 KINDS: dict[str, ServerKind] = {kind.name: kind for kind in (
@@ -46,12 +51,19 @@ KINDS: dict[str, ServerKind] = {kind.name: kind for kind in (
     ServerKind("llamacpp", ("chat", "completions", "logprobs"), "slots", end_of_text_forbidden={"min_tokens": 1, "ignore_eos": True}),
     # vLLM batches far more than a thread per request is worth here; it honours `min_tokens`.
     ServerKind("vllm", ("chat", "completions", "logprobs"), 16, end_of_text_forbidden={"min_tokens": 1}),
-    # LM Studio serves /v1/completions but returns no token logprobs there, and answers four at once
-    # by default. No end-of-text field: an answer that ends at once stays unscored and is generated.
+    # LM Studio serves /v1/completions as plain text: its docs say "Prompt template is not applied"
+    # there (and applied on /v1/chat/completions): lmstudio.ai/docs/developer/openai-compat/completions,
+    # lmstudio-ai/docs 1_developer/3_openai-compat/completions.md. It returns no token logprobs, and
+    # answers four at once by default. No end-of-text field: an answer that ends at once stays
+    # unscored and is generated.
     ServerKind("lmstudio", ("chat", "completions"), 4),
-    # Ollama: /v1/completions without logprobs; one request per loaded model unless
-    # OLLAMA_NUM_PARALLEL says otherwise.
-    ServerKind("ollama", ("chat", "completions"), 1),
+    # Ollama applies the chat template to a /v1/completions prompt (ollama/ollama#5544, closed as
+    # intended), so completion formats go to its own /api/generate with `raw: true`. Token logprobs
+    # come on /api/generate and /v1/chat/completions from Ollama 0.12.11 (ollama/ollama#12899, at
+    # most 20 per position); an older server sends none, and scored formats fall back to generation
+    # with a notice. No end-of-text field. One request per loaded model unless OLLAMA_NUM_PARALLEL
+    # says otherwise.
+    ServerKind("ollama", ("chat", "completions", "logprobs"), 1, native_api="ollama"),
     # Hosted chat APIs have dropped /v1/completions for most models but give logprobs on chat, limit
     # by rate rather than slots, and answer an unknown body field with HTTP 400.
     ServerKind("openai", ("chat", "logprobs"), 4),

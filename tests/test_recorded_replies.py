@@ -3,8 +3,10 @@ log-probabilities, and what it reads back.
 
 Each file in tests/recorded/ holds one exchange, from the server's documented format (its source
 is named in the file) or recorded from the server itself: the entry (provider, model, top_logprobs),
-the prompt or messages, the exact request body smolopt must send, the reply, and the next tokens
-smolopt must read from it (null: the server sends no logprobs; {}: the answer ended at once).
+the prompt or messages, the path and exact request body smolopt must send, the reply, and the next
+tokens smolopt must read from it (null: the server sends no logprobs; {}: the answer ended at once),
+or, for a generated answer (`ask`: the call's settings), the text. A file with a `status` holds an
+error reply and the request a client gets it for.
 """
 
 from __future__ import annotations
@@ -17,16 +19,25 @@ import pytest
 
 from smolopt.adapters.label_scorer import EndOfText, next_tokens
 from smolopt.backends.client import LocalClient, NotCompletions
-from smolopt.errors import BadReply
+from smolopt.errors import BadReply, ContextOverflow, SmoloptError
 from smolopt.registry import ModelSpec
+from smolopt.server_kinds import KINDS
 
 RECORDED = sorted((Path(__file__).parent / "recorded").glob("*.json"))
+EXCHANGES = [path for path in RECORDED if "status" not in json.loads(path.read_text())]
 
 
-def replaying(spec: ModelSpec, reply, sent: list[dict], status: int = 200, content_type: str = "application/json") -> LocalClient:
-    """A client whose every request is answered with `reply` (keeping what was sent)."""
+def recorded(name: str) -> dict:
+    return json.loads((Path(__file__).parent / "recorded" / f"{name}.json").read_text())
+
+
+def replaying(spec: ModelSpec, reply, sent: list[dict], status: int = 200, content_type: str = "application/json",
+              paths: list[str] | None = None) -> LocalClient:
+    """A client whose every request is answered with `reply` (keeping what was sent, and where)."""
     def answer(request: httpx.Request) -> httpx.Response:
         sent.append(json.loads(request.content))
+        if paths is not None:
+            paths.append(request.url.path)
         body = reply if isinstance(reply, str) else json.dumps(reply)
         return httpx.Response(status, text=body, headers={"Content-Type": content_type})
     client = LocalClient(spec, ["http://recorded.invalid/v1"])
@@ -39,21 +50,54 @@ def spec_of(recording: dict) -> ModelSpec:
                      base_url="http://recorded.invalid/v1", top_logprobs=recording["top_logprobs"])
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=[p.stem for p in RECORDED])
+@pytest.mark.parametrize("path", EXCHANGES, ids=[p.stem for p in EXCHANGES])
 def test_each_server_is_asked_in_its_dialect_and_its_reply_read(path):
     recording = json.loads(path.read_text())
     sent: list[dict] = []
-    client = replaying(spec_of(recording), recording["reply"], sent)
+    paths: list[str] = []
+    client = replaying(spec_of(recording), recording["reply"], sent, paths=paths)
     prompt = recording.get("messages") or recording["prompt"]
-    assert client.next_token_logprobs(prompt) == recording["next_tokens"]
+    if "ask" in recording:
+        assert client.complete(prompt, **recording["ask"]).text == recording["text"]
+    else:
+        assert client.next_token_logprobs(prompt) == recording["next_tokens"]
     assert sent == [recording["request"]]  # one request, exactly this body
+    assert paths == [recording.get("path") or ("/v1/chat/completions" if "messages" in recording else "/v1/completions")]
 
 
 def test_the_recordings_cover_chat_and_completions_of_every_server_and_the_end_of_text_case():
-    kinds = {(json.loads(p.read_text())["provider"], "messages" in json.loads(p.read_text())) for p in RECORDED}
+    exchanges = [json.loads(p.read_text()) for p in EXCHANGES]
+    kinds = {(r["provider"], "messages" in r) for r in exchanges}
     for provider in ("llamacpp", "ollama", "vllm"):
         assert (provider, True) in kinds and (provider, False) in kinds, provider
-    assert any(json.loads(p.read_text())["next_tokens"] == {} for p in RECORDED)
+    assert any(r.get("next_tokens") == {} for r in exchanges)
+    generate = [r for r in exchanges if r.get("path") == "/api/generate"]
+    assert {"text" in r for r in generate} == {True, False}  # a generated answer, and scored ones
+    assert {r.get("next_tokens") is None for r in generate if "text" not in r} == {True, False}  # with logprobs, and an older server
+
+
+def test_ollama_gets_plain_text_untemplated_on_its_own_api_and_chat_on_its_openai_layer():
+    for name in ("ollama_generate_raw", "ollama_generate_logprobs", "ollama_generate_no_logprobs"):
+        request = recorded(name)["request"]
+        assert request["raw"] is True and request["stream"] is False, name  # no chat template; one reply, not a stream
+        assert not {"template", "system", "context", "max_tokens", "temperature"} & set(request), name  # sampling goes in options
+        assert {"num_predict", "temperature", "seed"} <= set(request["options"]), name
+    assert recorded("ollama_chat")["request"]["messages"]  # chat stays on /v1/chat/completions
+    assert "logprobs" in KINDS["ollama"].offers  # since 0.12.11; an older server falls back with a notice
+
+
+def test_a_raw_request_with_a_template_is_refused_and_smolopt_sends_none_but_would_stop_saying_why():
+    recording = recorded("ollama_generate_raw_with_template")
+    assert recording["request"]["raw"] is True and "template" in recording["request"]  # what gets this reply
+    sent: list[dict] = []
+    client = replaying(spec_of(recording), recording["reply"], sent, status=recording["status"])
+    with pytest.raises(SmoloptError) as refused:
+        client.next_token_logprobs(recording["prompt"])
+    assert not {"template", "system", "context"} & set(sent[0])  # smolopt's own raw request never gets it
+    # it would be the server's setup, the same for every request: the run stops with Ollama's words,
+    # not an example scored 0 as a prompt too long for the context
+    assert not isinstance(refused.value, ContextOverflow)
+    assert "HTTP 400" in str(refused.value) and recording["reply"]["error"] in str(refused.value)
 
 
 def test_an_answer_that_ends_at_once_is_an_end_of_text_for_the_scorer_not_a_server_without_logprobs():

@@ -12,11 +12,13 @@ the least busy of the entry's replicas.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
 import httpx
 
+from smolopt.backends import ollama
 from smolopt.backends.calls import CallCache, CallLog, Completion, announce, request_key
 from smolopt.backends.embedded import is_serving
 from smolopt.backends.replicas import Replicas
@@ -27,6 +29,12 @@ from smolopt.registry import ModelSpec
 # many replies on: a server answering HTML (a proxy's error page, a web UI at the wrong path) would
 # otherwise be scored as a model that is always wrong ("accuracy 0.0%").
 JUDGED_AFTER = 4
+
+# An HTTP 400 that says the prompt is longer than the model's context, in each server's words:
+# "maximum context length" (llama-cpp-python's server, vLLM, OpenAI), "available context size"
+# (llama-server), "exceeds the context length" (Ollama). Not Ollama's "raw mode does not support
+# template, system, or context", which every request of the run would get alike.
+OVERFLOW = re.compile(r"context (window|size|length)", re.IGNORECASE)
 
 
 class NotCompletions(ServerDown):
@@ -128,6 +136,8 @@ class LocalClient:
     def _call(self, path: str, payload: dict, **overrides) -> Completion:
         """From the cache when this exact body was asked before, else over HTTP."""
         body = self.body(payload, **overrides)
+        if path == "completions" and self.spec.kind.native_api == "ollama":  # its /v1/completions applies the chat template
+            path, body = ollama.GENERATE, ollama.generate_body(body)
         key = request_key(self.spec.name, body)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             hit.cached = True  # its latency_s stays the seconds the server took when it answered
@@ -170,7 +180,7 @@ class LocalClient:
         where = f"model '{self.spec.name}' at {base}"
         start = time.perf_counter()
         try:
-            response = self._http.post(f"{base}/{path}", json=body)
+            response = self._http.post(f"{ollama.root(base)}/{path}" if path == ollama.GENERATE else f"{base}/{path}", json=body)
         except httpx.TimeoutException:
             return f"no answer within {self.spec.timeout:g}s"
         except httpx.TransportError as err:  # refused, dropped, reset
@@ -179,10 +189,11 @@ class LocalClient:
         if response.status_code >= 500:
             return f"HTTP {response.status_code}: {detail}"
         if response.status_code >= 400:
-            error = ContextOverflow if response.status_code == 400 and "context" in detail.lower() else SmoloptError
+            error = ContextOverflow if response.status_code == 400 and OVERFLOW.search(detail) else SmoloptError
             raise error(f"{where} answered HTTP {response.status_code}: {detail}")
         try:
-            completion = _completion(response.json(), time.perf_counter() - start, self.spec.name)
+            payload = ollama.completion_reply(response.json()) if path == ollama.GENERATE else response.json()
+            completion = _completion(payload, time.perf_counter() - start, self.spec.name)
         except (ValueError, TypeError, AttributeError, IndexError, KeyError):
             self._count_reply(base, _what_came(response.text))
             raise BadReply(f"{where} answered HTTP {response.status_code} without a completion: {detail[:80]!r}") from None
@@ -236,7 +247,7 @@ def _top_logprobs(logprobs: dict | None) -> list[dict[str, float]] | None:
     """Per generated token, {token: logprob} of its most likely alternatives; None when none were sent.
 
     Two shapes (see tests/recorded/): `content`, a list of entries each holding a `top_logprobs`
-    list of {token, logprob} (chat everywhere; llama-server's and Ollama's /v1/completions too), or
+    list of {token, logprob} (chat everywhere; llama-server's /v1/completions and Ollama's /api/generate too), or
     `top_logprobs`, a list of {token: logprob} dicts (/v1/completions of llama-cpp-python, vLLM and
     OpenAI). An answer of no tokens (end-of-text first) gives [].
     """

@@ -1,10 +1,12 @@
 """Whether a registry entry can be used now, and what its server really offers.
 
 `smolopt models` shows this for every entry. A reachable server gets one tiny request
-(/v1/completions, one token, with logprobs) that says whether it serves plain-text completions
-and returns token logprobs, next to what the entry declares; a server whose reply is not a
-completion at all (an HTML page) is flagged. The embedded server is started on demand, so only its
-weights are looked for, and the threads and replicas it will start with are shown.
+(a plain-text completion of one token, with logprobs: /v1/completions, or Ollama's /api/generate)
+that says whether it serves plain-text completions and returns token logprobs, next to what the
+entry declares; a server whose reply is not a completion at all (an HTML page) is flagged. An
+Ollama server also says its version, which decides whether it gives logprobs. The embedded server
+is started on demand, so only its weights are looked for, and the threads and replicas it will
+start with are shown.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from smolopt.backends import ollama
 from smolopt.backends.client import LocalClient
 from smolopt.backends.embedded import default_threads, served_models
 from smolopt.backends.servers import default_parallel
@@ -31,10 +34,11 @@ class ModelStatus:
     status: str
     declared: tuple[str, ...]
     found: dict[str, bool] | None = None  # what the tiny request found; None when none was made
+    version: str | None = None  # what the server says it is, where it says (Ollama's /api/version)
 
 
 def check_offers(client: LocalClient) -> tuple[dict[str, bool], str | None]:
-    """One tiny completion request: does the server serve /v1/completions, and send logprobs there?
+    """One tiny completion request: does the server serve plain-text completions, with logprobs?
     Also what it answered instead of a completion, when that was no completion at all."""
     try:
         reply = client.complete("Hello", max_tokens=1, temperature=0.0, logprobs=True)
@@ -79,4 +83,7 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     status = "reachable, serving " + (", ".join(models[:3]) or "no models")
     if len(live) < len(urls):
         status += f" ({len(live)} of {len(urls)} servers answer)"
-    return ModelStatus(serves, where, status, declared, found)
+    version = ollama.server_version(live[0], timeout=min(spec.timeout, 5.0)) if spec.kind.native_api == "ollama" else None
+    if version and not found["logprobs"] and ollama.gives_no_logprobs(version):
+        status += f"; token logprobs from Ollama {ollama.LOGPROBS_SINCE}"
+    return ModelStatus(serves, where, status, declared, found, version)

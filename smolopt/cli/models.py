@@ -1,6 +1,7 @@
-"""`smolopt models`: registry entries, whether each is reachable now, what its server offers, and
-what kind of model it is (base or instruct; whether it has a chat template, read from an embedded
-model's GGUF where the entry does not say)."""
+"""`smolopt models`: registry entries, whether each is reachable now, what its server offers (and,
+for Ollama, its version: token logprobs came in 0.12.11), and what kind of model it is (base or
+instruct; whether it has a chat template, read from an embedded model's GGUF where the entry does
+not say)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def cmd_models(args: argparse.Namespace) -> int:
             pass  # missing weights: the status column says so
         found = model_status(spec)
         role = " (default)" if spec.name == registry.default_student else (" (reflection)" if spec.name == registry.default_reflection else "")
-        rows.append((spec.name + role, spec.provider, kind_cell(spec.variant, spec.chat_template), found.serves, found.where, found.status,
+        provider = f"{spec.provider} {found.version}" if found.version else spec.provider
+        rows.append((spec.name + role, provider, kind_cell(spec.variant, spec.chat_template), found.serves, found.where, found.status,
                      offers_cell(found.declared, found.found)))
     console.print(rich_table(f"models in {registry.path}", ["name", "provider", "model", "serves", "where", "status", "offers"], rows))
     return 0
