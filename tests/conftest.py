@@ -71,6 +71,15 @@ def strip_logprobs(payload: dict) -> dict:
     return payload
 
 
+def send_reply(handler: BaseHTTPRequestHandler, status: int, content: bytes) -> None:
+    """A JSON reply from a test's own HTTP server (the recording proxy, a stand-in of another server's API)."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(content)))
+    handler.end_headers()
+    handler.wfile.write(content)
+
+
 FAULTS = ("500", "drop", "hang", "html", "truncated", "shape")
 
 
@@ -123,11 +132,7 @@ class RecordingProxy:
                     content = content[: len(content) // 2]
                 elif fault == "shape":
                     content = b'{"choices": "x"}'
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+                send_reply(self, status, content)
 
             def do_GET(self):
                 self._forward("GET")

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from cli_runner import run_smolopt, small_task
-from conftest import write_registry
+from conftest import send_reply, write_registry
 from smolopt.adapters.formats import ALL
 
 RAW_REFUSED = "raw mode does not support template, system, or context"
@@ -38,12 +38,7 @@ class StandInOllama:
                 pass
 
             def _reply(self, status: int, payload: dict) -> None:
-                content = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
+                send_reply(self, status, json.dumps(payload).encode())
 
             def do_GET(self):
                 if self.path == "/api/version":
