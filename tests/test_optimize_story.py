@@ -51,6 +51,7 @@ def test_optimize_prints_tables_and_the_saved_program_evaluates(smolopt_cli, tmp
     summary = json.loads((run_dir / "results.json").read_text())["summary"]  # a prompt search ships its chosen prompt
     assert summary["shipped"] == "prompt" and summary["evaluation"] == "optimized_test" and summary["accuracy"] == summary["prompt_only"]
     assert report.split("## ")[1].startswith("What ships, on the test split")
+    assert report.split("## ")[2].startswith("the baseline to beat: no language model")  # embeddings + logistic regression, same test split
     again = smolopt_cli("eval", str(task), "--program", str(run_dir / "program.json"))
     assert again.returncode == 0, again.stderr
     assert "accuracy" in again.stdout and f"{100 * summary['accuracy']:.1f}%" in again.stdout  # the shipped program scores what the run said

@@ -14,6 +14,7 @@ from typing import Any
 
 import dspy
 
+from smolopt.baseline import baseline_section, embedding_baseline
 from smolopt.errors import SmoloptError
 from smolopt.model_choice import ModelChoice
 from smolopt.optimize.report import optimize_report
@@ -136,7 +137,14 @@ class Optimizer:
                 results = {**results, "weights": found.to_json(), ARM_KEYS["weights"]: arms["weights"].to_json(),
                            ARM_KEYS["both"]: arms["both"].to_json()}
                 self.weights_result = found
-            report = Report(report.title, report.facts, [shipped_section(shipped, task.name, self.student), *report.sections])
+            sections = [shipped_section(shipped, task.name, self.student), *report.sections]
+            baseline_notices: list[str] = []  # after the search, so embedding never shares the cores with generation
+            if (baseline := embedding_baseline(judged, baseline_notices)) is not None:
+                sections.insert(1, baseline_section(baseline))
+                results = {**results, "baseline": baseline.to_json()}
+            for text in baseline_notices:
+                scaffold.notice(text)
+            report = Report(report.title, report.facts, sections)
             results = {**results, "summary": shipped.to_json()}
             save_program(optimized, scaffold.run.path / "program.json", task.name, adapter=adapter)
             scaffold.write_results(results, markdown(report))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from smolopt.baseline import baseline_section
 from smolopt.report import Report, Section, notice_facts, pct, points
 from smolopt.tune.arms import arm_rows
 from smolopt.tune.result import Tuned
@@ -54,4 +55,5 @@ def tune_report(tuned: Tuned) -> Report:
         facts.append(("left out", f"{tuned.trained.skipped} training texts longer than the model's context"))
     sections = [epochs] + ([steps_section(tuned.steps)] if tuned.steps else [])
     sections += [arms_section(arm_rows(tuned.arms), "test split: base vs tuned weights")] if tuned.arms else []
+    sections += [baseline_section(tuned.baseline)] if tuned.baseline else []
     return Report(f"tune: {tuned.run.path.name}", facts + notice_facts(tuned.notices), sections)

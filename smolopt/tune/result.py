@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smolopt.baseline import Baseline
 from smolopt.runs import Run
 from smolopt.tune.arms import Arm, arm_rows
 from smolopt.tune.train import Trained
@@ -25,6 +26,7 @@ class Tuned:
     # A multi-step program's traces: examples tried and scored right, steps per predictor, per split
     # (smolopt.tune.traces); None when every program trained on gold targets.
     steps: dict[str, Any] | None = None
+    baseline: Baseline | None = None  # embeddings + logistic regression on the same test split (None: free text or not measurable)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,4 +35,5 @@ class Tuned:
             "stopped_early": self.trained.stopped_early, "resumed_from_epoch": self.trained.resumed_from,
             "skipped_too_long": self.trained.skipped, "settings": self.trained.settings,
             "arms": arm_rows(self.arms) if self.arms else [], "steps": self.steps,
+            "baseline": self.baseline.to_json() if self.baseline else None,
         }

@@ -24,6 +24,7 @@ import dspy
 from smolopt.adapters.formats import CONFIG_KEY
 from smolopt.adapters.raw_text import usable_formats
 from smolopt.backends.weights import resolve_gguf
+from smolopt.baseline import embedding_baseline
 from smolopt.candidate import formats_of, seed_candidate, set_format
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import Progress
@@ -125,6 +126,8 @@ def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | 
     memory = peak_memory_mb()
     save_program(program, run.path / "program.json", task.name, adapter=adapter)
     tuned = Tuned(run, trained, adapter, seconds, memory, steps=recorded_steps(run))
+    # Before the arms' server starts: embedding takes the cores llama.cpp would generate on.
+    tuned.baseline = embedding_baseline(task, tuned.notices)
     shown = f"{program_path or 'seed program'}: {described(program)}"
     if spec.hf:  # vLLM serves the adapter folder; smolopt starts no vLLM
         arms_registry, entries = registry, []
