@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from smolopt.baseline import METHOD
 from smolopt.jsonl import read_jsonl
+from smolopt.program_io import load_program, save_program
 from smolopt.tasks import load_task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
@@ -27,10 +29,9 @@ def arm(name: str, accuracy: float, low: float, high: float, adapter: str | None
 
 
 def optimize_results(**extra) -> dict:
-    """A small results.json of `optimize --weights lora`: the seed summary under `baseline`, four arms, 'both' shipped."""
+    """A small results.json of `optimize --weights lora`: four arms, 'both' shipped."""
     return {
         "task": "helpdesk", "complete": True,
-        "baseline": {"accuracy": 0.4, "low": 0.23, "high": 0.57, "parse_rate": 1.0, "echo_rate": 0.0},
         "weights": {
             "arms": [arm("seed", 0.4, 0.23, 0.57), arm("prompt", 0.7, 0.53, 0.87),
                      arm("weights", 0.8, 0.63, 0.93, "runs/x/adapter.gguf"), arm("both", 0.9333, 0.83, 1.0, "runs/x/adapter.gguf")],
@@ -56,18 +57,12 @@ def test_a_run_without_the_weights_block_is_a_miss_that_says_why():
         bench.shipped({"task": "helpdesk", "complete": True})
 
 
-def test_the_seed_summary_under_baseline_is_not_taken_for_the_embeddings_baseline():
-    assert bench.recorded_baseline(optimize_results()) is None
-    found = bench.recorded_baseline(optimize_results(embedding_baseline={"accuracy": 0.8, "interval": [0.65, 0.93], "n": 30}))
-    assert found == bench.Score(0.8, 0.65, 0.93, 30)
-    replaced = optimize_results()
-    replaced["baseline"] = {"accuracy": 0.75, "low": 0.6, "high": 0.9}  # the classifier, should it take the key over
-    assert bench.recorded_baseline(replaced) == bench.Score(0.75, 0.6, 0.9, None)
-
-
-def test_a_baseline_recorded_in_the_run_is_read_without_computing_one(tmp_path):
-    results = optimize_results(embedding_baseline={"accuracy": 0.8, "interval": [0.65, 0.93]})
-    assert bench.embedding_baseline(results, tmp_path / "no-such-task") == bench.Score(0.8, 0.65, 0.93, None)
+def test_the_embeddings_baseline_is_read_from_the_run_and_an_older_runs_seed_summary_is_not_taken_for_it(tmp_path):
+    older = optimize_results(baseline={"accuracy": 0.4, "low": 0.23, "high": 0.57, "parse_rate": 1.0, "echo_rate": 0.0})
+    assert bench.recorded_baseline(older) is None
+    results = optimize_results(baseline={"method": METHOD, "accuracy": 0.8, "interval": [0.65, 0.93], "n": 30, "trained_on": 45})
+    # recorded: read as it is, nothing computed (the task folder does not even exist)
+    assert bench.embedding_baseline(results, tmp_path / "no-such-task") == bench.Score(0.8, 0.65, 0.93, 30)
     assert bench.baseline_source(results) == "the run's results.json"
 
 
@@ -106,6 +101,8 @@ def test_the_kept_apart_folder_loads_as_agent_monitor_with_the_traces_as_its_tes
     for split in ("train", "val"):
         assert [example.id for example in task.split(split)] == [example.id for example in original.split(split)]
     assert task.labels == original.labels
+    saved = save_program(original.program(), tmp_path / "program.json", "agent_monitor")  # as optimize saves the shipped program
+    assert load_program(task, saved) is not None
 
 
 def test_the_kept_apart_score_is_split_by_notation_and_listed_trace_by_trace():
@@ -125,3 +122,28 @@ def test_a_table_for_own_data_becomes_the_smolopt_new_command():
     assert helpdesk.name == "helpdesk"
     assert bench.shown(helpdesk.new_args()) == "smolopt new helpdesk --from scripts/data/helpdesk.csv --input 'Customer message' --label category"
     assert bench.tables([["/data/mine.tsv", "topic"]]) == (bench.Table(Path("/data/mine.tsv"), "topic", ()),)
+
+
+def test_a_run_without_a_baseline_on_a_free_text_task_reads_not_measured_and_says_why():
+    said = bench.embedding_baseline(optimize_results(), bench.TASKS / "multihop_qa")
+    assert said == "not measured (not a label task)"
+
+
+def test_a_failed_command_is_written_as_a_miss_in_its_own_section_and_the_others_are_kept(tmp_path, monkeypatch):
+    import benchmd
+
+    benchmarks = tmp_path / "BENCHMARKS.md"
+    benchmarks.write_text("# Benchmarks\n\n<!-- bench_own_data_agent -->\nagent numbers\n<!-- /bench_own_data_agent -->\n")
+    monkeypatch.setattr(benchmd, "BENCHMARKS", benchmarks)
+    monkeypatch.setattr(bench.tempfile, "tempdir", str(tmp_path))
+    missing = bench.Table(tmp_path / "nowhere.csv", "category", ("Customer message",))
+    assert bench.own_data(missing) is False
+    text = benchmarks.read_text()
+    assert "agent numbers" in text
+    section = text.split("<!-- bench_own_data_nowhere -->")[1].split("<!-- /bench_own_data_nowhere -->")[0]
+    assert "**Not measured, a miss against every target of this part:** `smolopt new nowhere --from" in section
+    assert "nowhere.csv: not found" in section and "(exit 2)" in section
+
+
+def test_exactly_ten_points_above_the_baseline_meets_the_target():
+    assert bench.at_least(0.9 - 0.8, bench.OWN_MARGIN) and not bench.at_least(0.9 - 0.81, bench.OWN_MARGIN)
