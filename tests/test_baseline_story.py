@@ -41,6 +41,16 @@ def test_a_free_text_task_has_no_baseline():
     assert notices == []
 
 
+def test_without_the_similarity_extra_the_run_goes_on_with_a_notice(monkeypatch):
+    from smolopt.metrics import similarity
+
+    monkeypatch.setattr(similarity, "unavailable", lambda: f"sentence_transformers not installed: {similarity.EXTRA}")
+    notices: list[str] = []
+    assert embedding_baseline(load_task(str(TASKS / "sentiment")), notices) is None
+    assert notices == [f"no embeddings baseline (all-MiniLM-L6-v2 embeddings + logistic regression): "
+                       f"sentence_transformers not installed: {similarity.EXTRA}"]
+
+
 def test_the_baseline_is_stated_plainly_in_the_tune_report_and_its_results(tmp_path):
     baseline = Baseline(0.8125, (0.734, 0.885), 96, 156, {"s1": True, "s2": False}, 7.4)
     section = baseline_section(baseline)
