@@ -125,7 +125,7 @@ def test_a_run_without_per_example_scores_is_one_clear_line(tmp_path):
 
 def test_the_weights_search_ships_by_the_rule_and_keeps_every_arms_scores_by_example():
     from smolopt.evaluation import EvalResult, ExampleResult
-    from smolopt.prompt_vs_weights import _ship, scores_by_id
+    from smolopt.optimize.weights import _ship, scores_by_id
 
     def result(right: int) -> EvalResult:
         return EvalResult("agent_monitor", "smollm2-135m", "val", [

@@ -82,10 +82,10 @@ def test_a_dead_server_ends_the_eval_with_its_work_kept_and_resume_finishes_it(s
 def test_an_eval_cut_off_half_way_keeps_its_finished_calls_and_resume_matches_a_clean_run(smolopt_cli, registry_path, tmp_path, cut):
     """Ctrl-C writes the finished examples and the command that continues; kill -9 writes nothing more,
     and the call cache alone carries the resume."""
-    task = small_task("sentiment", tmp_path / "sentiment_small", 40)
+    task = small_task("sentiment", tmp_path / "sentiment_small", 16)
     assert smolopt_cli("eval", str(task), "--quiet").returncode == 0
     clean = results(runs(tmp_path, "sentiment_small")[-1])
-    run_dir, stopped = stop_midway(tmp_path, ("--registry", str(registry_path), "eval", str(task), "--quiet"), 20, cut, within_s=120)  # half of the 40
+    run_dir, stopped = stop_midway(tmp_path, ("--registry", str(registry_path), "eval", str(task), "--quiet"), 8, cut, within_s=120)  # half of the 16
     if cut == signal.SIGINT:
         assert stopped.returncode == 130 and f"smolopt eval --resume {run_dir}" in stopped.stderr
         assert results(run_dir)["complete"] is False

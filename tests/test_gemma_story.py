@@ -136,14 +136,14 @@ def test_dspys_own_chat_adapter_gets_the_same_refusal_from_the_model_connection(
 
 def test_a_short_optimize_on_gemma_starts_from_plain_text_and_never_asks_in_chat_turns(gemma_registry_path, gemma_proxy, tmp_path, monkeypatch):
     monkeypatch.setenv("SMOLOPT_RUNS", str(tmp_path / "runs"))
-    task = load_task(str(small_task("sentiment", tmp_path / "sentiment_small", 12)))
+    task = load_task(str(small_task("sentiment", tmp_path / "sentiment_small", 8)))
     start = len(gemma_proxy.bodies)
-    optimizer = Optimizer(student="gemma3-270m", reflection=None, budget=48, registry=gemma_registry_path)
+    optimizer = Optimizer(student="gemma3-270m", reflection=None, budget=24, registry=gemma_registry_path)
     _, result = optimizer.run(task)
     assert set(formats_of(result.seed).values()) == {"completion generate"}
     tried = [record.text for record in result.journal.records if record.proposer == "format"]
     assert tried and all(parse_format(text).mode == "completion" for text in tried)
-    assert result.baseline_test.n == result.optimized_test.n == 12
+    assert result.baseline_test.n == result.optimized_test.n == 8
     assert result.optimized_test.accuracy > result.baseline_test.accuracy  # scored labels beat a base model's free text
     assert only_plain_text(gemma_proxy.bodies[start:])
     assert (optimizer.run_dir / "program.json").exists()

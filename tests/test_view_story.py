@@ -35,7 +35,7 @@ def runs(registry_path, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("view")
     sentiment = small_task("sentiment", work / "sentiment_small", 8)
     story = small_task("story", work / "story_small", 2)
-    for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "40", "--reflection", "none"),
+    for args in (("eval", str(sentiment)), ("optimize", str(sentiment), "--budget", "24", "--reflection", "none"),
                  ("eval", str(story), "--judge", "none")):
         done = run_smolopt(work, "--registry", str(registry_path), *args, "--quiet")
         assert done.returncode == 0, done.stderr

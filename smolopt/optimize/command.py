@@ -23,7 +23,7 @@ from smolopt.optimize.rule_budget import probed_rule_budget
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.optimize.shipped import ARM_KEYS, shipped_of, shipped_section
 from smolopt.program_io import save_program
-from smolopt.prompt_vs_weights import WeightsSearch, search_weights, with_weights
+from smolopt.optimize.weights import WeightsSearch, search_weights, with_weights
 from smolopt.registry import load_registry
 from smolopt.report import Report, markdown
 from smolopt.runs import Run
@@ -64,7 +64,7 @@ class Optimizer:
         `budget`: light/medium/heavy (10/20/40 validation passes) or a number of metric calls.
         `rule_budget`: what a probe measured (`smolopt.optimize.rule_budget.probed_rule_budget`), to flag overlong instructions.
         `weights`: "lora" also tunes the student's weights after the prompt search and searches again
-        on them; the run then compares seed, prompt, weights and both on test (`smolopt.prompt_vs_weights`).
+        on them; the run then compares seed, prompt, weights and both on test (`smolopt.optimize.weights`).
         `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts.
         `progress` and `epochs_progress`: called as the search and the tune go."""
         self.metric = metric

@@ -24,6 +24,7 @@ from smolopt.backends.weights import resolve_gguf
 from smolopt.registry import ModelSpec
 from smolopt.tune.examples import ChatRenderer
 from smolopt.tune.export import write_adapter
+from smolopt.tune.dequantized import dequantized_model
 from smolopt.tune.hf import PEFT_ADAPTER, causal_lm, hf_folder, hf_tokens, write_peft
 from smolopt.tune.serving import write_serving_files, write_vllm_script
 
@@ -118,7 +119,7 @@ def load_base(path: Path, threads: int) -> Base:
 
     with suppress_stdout_stderr(disable=False):  # llama.cpp prints context warnings from C even with verbose off
         vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
-    model = causal_lm(path.parent, threads, gguf_file=path.name)
+    model = dequantized_model(path, threads)
     return Base(path, model, LlamaTokens(vocab, _chat_renderer(vocab)), str(vocab.metadata.get("general.architecture", "")))
 
 

@@ -11,7 +11,7 @@ Four arms are measured on test, which no step above has seen: seed, prompt, weig
 ships is chosen on val by `smolopt.optimize.decision`: the best val score among prompt, weights
 and both, a tie keeping the simpler arm (prompt-only needs no adapter). results.json keeps every
 arm's score on each val and test example, which `scripts/bench_decision.py` resamples. This module
-composes the optimize and tune packages; neither knows the other.
+is the optimize package's one door into `smolopt.tune` (tune imports nothing from optimize).
 """
 
 from __future__ import annotations
