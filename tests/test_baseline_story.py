@@ -15,7 +15,8 @@ from smolopt.tune.train import Epoch, Trained
 TASKS = Path(__file__).resolve().parent.parent / "tasks"
 
 
-def test_on_sentiment_the_baseline_learns_from_train_and_val_and_scores_test_with_an_interval_the_same_every_time():
+def test_on_sentiment_the_baseline_learns_from_train_and_val_and_scores_test_with_an_interval_the_same_every_time(starts_models):
+    """Loads all-MiniLM-L6-v2 and embeds 252 texts twice (about 20 s): the model lane."""
     task = load_task(str(TASKS / "sentiment"))
     notices: list[str] = []
     first, second = embedding_baseline(task, notices), embedding_baseline(task, notices)

@@ -34,10 +34,11 @@ def epoch_status(epoch: Epoch) -> str:
 def steps_section(steps: dict) -> Section:
     """What a multi-step program trained on: per split, the examples its metric scored right and the steps they gave."""
     predictors = list(dict.fromkeys(name for split in ("train", "val") for name in steps[split]["pairs"]))
-    return Section("traced steps (a multi-step program trains on the examples it got right)",
-                   ["split", "examples", f"scored ≥ {steps['threshold']}", *(f"{name} steps" for name in predictors)],
-                   [[split, steps[split]["tried"], steps[split]["kept"], *(steps[split]["pairs"].get(name, 0) for name in predictors)]
-                    for split in ("train", "val")])
+    return Section("steps (a multi-step program trains on the steps its data gives, and on those of the examples it got right)",
+                   ["split", "examples", f"with steps (data, or scored ≥ {steps['threshold']})", "steps from the data",
+                    *(f"{name} steps" for name in predictors)],
+                   [[split, steps[split]["tried"], steps[split]["kept"], steps[split].get("gold", 0),
+                     *(steps[split]["pairs"].get(name, 0) for name in predictors)] for split in ("train", "val")])
 
 
 def tune_report(tuned: Tuned) -> Report:
