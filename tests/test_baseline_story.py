@@ -59,7 +59,7 @@ def test_the_baseline_is_stated_plainly_in_the_tune_report_and_its_results(tmp_p
     assert "score 81.2% on the same 96 test examples" in section.note
 
     epoch = Epoch(1, 0.5, 0.4, 0.9, 3.0)
-    tuned = Tuned(Run(tmp_path), Trained([epoch], epoch, {}, 0), tmp_path / "adapter.gguf", 3.0, 100.0, baseline=baseline)
+    tuned = Tuned(Run(tmp_path), Trained([epoch], epoch, {}, 0, settings={"device": "cpu"}), tmp_path / "adapter.gguf", 3.0, 100.0, baseline=baseline)
     report = markdown(tune_report(tuned))
     assert "## the baseline to beat: no language model" in report and "81.2% [73.4%, 88.5%]" in report
     assert any(getattr(line, "title", None) == section.title for line in terminal(tune_report(tuned)))

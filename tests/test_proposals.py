@@ -14,15 +14,16 @@ PROMPT = "Current instruction:\n```\nClassify it.\n```\nExample 1\nInput: text: 
 def test_garbage_proposals_are_rejected_with_a_reason():
     assert rejection_reason("", "stop", PROMPT, "Classify it.") == "empty proposal"
     assert "truncated" in rejection_reason("Classify the sentiment and", "length", PROMPT, "Classify it.")
-    assert "repeats" in rejection_reason("classify it", "stop", PROMPT, "Classify it.")
+    assert "repeats" in rejection_reason("```\nclassify it\n```", "stop", PROMPT, "Classify it.")
     copied = "Input: text: The soup was cold and the waiter was rude to us. Feedback: Predicted positive, but the text is negative."
-    assert "copies its own prompt" in rejection_reason(copied, "stop", PROMPT, "Classify it.")
+    assert "copies its own prompt" in rejection_reason(f"```\n{copied}\n```", "stop", PROMPT, "Classify it.")
 
 
 def test_a_real_rewrite_passes():
-    proposal = extract_instruction("Here you go:\n```\nComplaints are negative. Praise is positive. Plain facts are neutral.\n```")
+    reply = "Here you go:\n```\nComplaints are negative. Praise is positive. Plain facts are neutral.\n```"
+    proposal = extract_instruction(reply)
     assert proposal == "Complaints are negative. Praise is positive. Plain facts are neutral."
-    assert rejection_reason(proposal, "stop", PROMPT, "Classify it.") is None
+    assert rejection_reason(reply, "stop", PROMPT, "Classify it.") is None
     assert copy_fraction(proposal, PROMPT, run=6) == 0.0
 
 

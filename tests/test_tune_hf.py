@@ -67,7 +67,8 @@ def hf_tune(hf_model, tmp_path_factory):
     folder = small_task("sentiment", tmp / "small_sentiment", per_split=16)
     done = run_smolopt(tmp, "--registry", str(registry), "tune", str(folder), "--model", "smol-hf", "--epochs", "1", "--quiet", timeout=600)
     assert done.returncode == 0, done.stderr
-    run = tmp / done.stdout.strip().splitlines()[-1].removeprefix("run saved to ").split(" (")[0]
+    saved = next(line for line in done.stdout.splitlines() if line.startswith("run saved to "))  # then how to use it
+    run = tmp / saved.removeprefix("run saved to ").split(" (")[0]
     task = load_task(str(folder))
     lora = torch.load(run / "tune" / "best.pt", weights_only=False)["lora"]
     return Run(run), lora, run / "adapter", Settings(epochs=1), task, in_best_format(task.program())
@@ -93,9 +94,10 @@ def test_an_hf_tune_leaves_a_peft_folder_and_the_vllm_line_that_serves_it(hf_tun
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert (config["r"], config["lora_alpha"]) == (settings.rank, settings.alpha)
     assert config["base_model_name_or_path"] == str(hf_model.resolve())
-    line = (run.path / "serve.sh").read_text().splitlines()[-1]
-    assert shlex.split(line)[:9] == ["vllm", "serve", str(hf_model.resolve()), "--served-model-name", "smollm2-135m-instruct",
-                                     "--enable-lora", "--lora-modules", f"{run.path.name}={adapter.resolve()}", "--max-lora-rank"]
+    script = (run.path / "serve.sh").read_text().splitlines()
+    assert f"BASE={shlex.quote(str(hf_model.resolve()))}" in script  # the base, outside the run folder: the one line to edit if it moves
+    assert shlex.split(script[-1])[:9] == ["vllm", "serve", "$BASE", "--served-model-name", "smollm2-135m-instruct",
+                                           "--enable-lora", "--lora-modules", f"{run.path.name}=$HERE/adapter", "--max-lora-rank"]
     assert saved_adapter(run.path) == adapter.resolve()
 
 

@@ -54,6 +54,7 @@ def test_a_tune_leaves_an_adapter_and_everything_to_serve_it(sentiment_tune):
     assert [arm["arm"] for arm in results["arms"]] == ["base", "tuned"]
     assert [e["epoch"] for e in results["epochs"]] == [1, 2, 3]
     assert results["best_epoch"] in (1, 2, 3)
+    assert results["settings"]["device"] == "cpu" and "- trained on: cpu" in (run / "report.md").read_text()  # --device auto, no GPU here
     saved = json.loads((run / "program.json").read_text())["smolopt"]
     assert saved["adapter"] == "adapter.gguf" and saved["formats"] == {"self": "completion score calibrated"}
     assert "--lora" in (run / "serve.sh").read_text() and "ADAPTER" in (run / "Modelfile").read_text()
@@ -304,9 +305,12 @@ def test_the_probe_card_has_a_weights_row(smolopt_cli, tmp_path):
     assert probe["verdict"]["label"] in ("prompt problem", "weights problem", "capacity problem")
 
 
-def test_optimize_with_weights_on_another_server_is_refused_before_anything_runs(smolopt_cli, tmp_path):
-    """The four arms are measured with the adapter on llama.cpp; a student LM Studio serves gets one line, and no run folder."""
-    done = smolopt_cli("optimize", "sentiment", "--model", "lmstudio-file", "--weights", "lora")
+def test_optimize_with_weights_on_a_server_naming_no_file_is_refused_before_anything_runs(smolopt_cli, tmp_path):
+    """The tune trains on the file a student's server loads: an LM Studio entry naming none gets one line, and no
+    run folder; one naming its file (gguf) is taken, and this one stops only because its server is down."""
+    done = smolopt_cli("optimize", "sentiment", "--model", "lmstudio-down", "--weights", "lora")
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "served by lmstudio" in done.stderr and "gguf = the file it loads" in done.stderr
     assert not list((tmp_path / "runs").glob("*"))
+    taken = smolopt_cli("optimize", "sentiment", "--model", "lmstudio-file", "--weights", "lora")
+    assert taken.returncode != 0 and "gguf" not in taken.stderr and "is not reachable" in taken.stderr

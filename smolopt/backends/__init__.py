@@ -55,9 +55,9 @@ class Models:
             servers = start_replicas(spec)
             self._servers.extend(servers)
             return [server.base_url for server in servers]
-        spec.api_key()  # a missing key is reported before any request is made
+        key = spec.api_key()  # a missing key is reported before any request is made
         urls = [url.rstrip("/") for url in spec.urls()]
-        live = [url for url in urls if is_serving(url, timeout=min(spec.timeout, 5.0))]
+        live = [url for url in urls if is_serving(url, timeout=min(spec.timeout, 5.0), api_key=key)]
         if not live:
             raise SmoloptError(f"model '{spec.name}' ({spec.provider}) is not reachable at {' or '.join(urls)}")
         if len(live) < len(urls):

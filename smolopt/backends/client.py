@@ -213,7 +213,7 @@ class LocalClient:
 
     def _drop_if_dead(self, base: str) -> bool:
         """Whether `base` was dropped: it failed, answers nothing any more, and others are left."""
-        if len(self.replicas) < 2 or is_serving(base, timeout=1.0) or not self.replicas.drop(base):
+        if len(self.replicas) < 2 or is_serving(base, timeout=1.0, api_key=self.spec.api_key()) or not self.replicas.drop(base):
             return False
         self.notice(f"replica {base} stopped answering and was dropped; its requests went to the others")
         return True

@@ -35,10 +35,12 @@ START_TIMEOUT_S = 120.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def served_models(base_url: str, timeout: float = 2.0) -> list[str] | None:
-    """The model ids an OpenAI-compatible server lists at GET /models, or None when it does not answer."""
+def served_models(base_url: str, timeout: float = 2.0, api_key: str | None = None) -> list[str] | None:
+    """The model ids an OpenAI-compatible server lists at GET /models, or None when it does not answer.
+    Hosted APIs answer /models only with the key (OpenAI: HTTP 401 without it)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     try:
-        reply = httpx.get(f"{base_url}/models", timeout=timeout)
+        reply = httpx.get(f"{base_url}/models", timeout=timeout, headers=headers)
     except httpx.HTTPError:
         return None
     if reply.status_code != 200:
@@ -49,8 +51,8 @@ def served_models(base_url: str, timeout: float = 2.0) -> list[str] | None:
         return []
 
 
-def is_serving(base_url: str, timeout: float = 2.0) -> bool:
-    return served_models(base_url, timeout) is not None
+def is_serving(base_url: str, timeout: float = 2.0, api_key: str | None = None) -> bool:
+    return served_models(base_url, timeout, api_key) is not None
 
 
 def free_port() -> int:

@@ -68,7 +68,7 @@ def model_status(spec: ModelSpec) -> ModelStatus:
     where, serves = " ".join(urls), spec.model or spec.name
     if spec.api_key_env and not os.environ.get(spec.api_key_env):
         return ModelStatus(serves, where, f"no key (${spec.api_key_env} unset)", declared)
-    listed = {url: found for url in urls if (found := served_models(url, timeout=min(spec.timeout, 5.0))) is not None}
+    listed = {url: found for url in urls if (found := served_models(url, timeout=min(spec.timeout, 5.0), api_key=spec.api_key())) is not None}
     if not listed:
         return ModelStatus(serves, where, "not reachable", declared)
     live = list(listed)

@@ -44,4 +44,5 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for line in terminal(eval_report(result, notices, outputs if outputs.exists() else None)):
         console.print(line)
     console.print(f"run saved to {run.path} (report.md)")
+    args.run_dir = run.path  # logged to MLflow with --mlflow (smolopt/cli/__init__.py)
     return 0

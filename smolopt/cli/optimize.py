@@ -31,7 +31,9 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     from smolopt.errors import SmoloptError
     from smolopt.optimize.command import resume_optimize, start_optimize
     from smolopt.report import terminal
+    from smolopt.serving.program import PROGRAM_FILE, saved_usage
     from smolopt.tune.report import epoch_status
+    from smolopt.usage import usage_lines, without_usage
 
     if args.resume:
         refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection, "--judge": args.judge,
@@ -59,7 +61,10 @@ def cmd_optimize(args: argparse.Namespace) -> int:
                 adapter=args.adapter, registry=args.registry, progress=progress, epochs_progress=epoch_done)
 
     if not args.quiet:
-        for line in terminal(optimizer.report):
+        for line in terminal(without_usage(optimizer.report)):
             console.print(line)
     console.print(f"run saved to {optimizer.run_dir} (report.md)")
+    args.run_dir = optimizer.run_dir  # logged to MLflow with --mlflow (smolopt/cli/__init__.py)
+    for line in usage_lines(saved_usage(optimizer.run_dir / PROGRAM_FILE)):  # what shipped, weights and all
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return 0

@@ -47,4 +47,5 @@ def cmd_probe(args: argparse.Namespace) -> int:
     console.print(section_table(summary_section(probes)))
     console.print(f"card written to {card}")
     console.print(f"run saved to {run.path}")
+    args.run_dir = run.path  # logged to MLflow with --mlflow (smolopt/cli/__init__.py)
     return 0

@@ -15,7 +15,7 @@ DEFAULT_PORT = 8765
 
 
 def add_parser(sub) -> None:
-    view = sub.add_parser("view", help="look at run folders in the browser (read-only except ratings.jsonl)")
+    view = sub.add_parser("view", help="look at run folders in the browser (read-only except ratings.jsonl, pairs.key and report.md's ratings)")
     view.add_argument("runs_dir", nargs="?", type=Path, default=None, help="folder of run folders (default: ./runs or $SMOLOPT_RUNS)")
     view.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port on {HOST} (default {DEFAULT_PORT}; 0 picks a free one)")
     view.add_argument("--open", action="store_true", help="open the page in the default browser")

@@ -23,7 +23,7 @@ from smolopt.optimize.rule_budget import probed_rule_budget
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.optimize.shipped import ARM_KEYS, shipped_of, shipped_section
 from smolopt.program_io import save_program
-from smolopt.optimize.weights import WeightsSearch, search_weights, with_weights
+from smolopt.optimize.weights import WeightsSearch, check_weights_student, search_weights, with_weights
 from smolopt.registry import load_registry
 from smolopt.report import Report, markdown
 from smolopt.runs import Run
@@ -65,6 +65,7 @@ class Optimizer:
         `rule_budget`: what a probe measured (`smolopt.optimize.rule_budget.probed_rule_budget`), to flag overlong instructions.
         `weights`: "lora" also tunes the student's weights after the prompt search and searches again
         on them; the run then compares seed, prompt, weights and both on test (`smolopt.optimize.weights`).
+        A student smolopt does not start is tuned from its entry's `gguf`, its tuned arms measured on llama.cpp serving that file.
         `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts.
         `progress` and `epochs_progress`: called as the search and the tune go."""
         self.metric = metric
@@ -83,10 +84,8 @@ class Optimizer:
         self.seed = seed
         if weights not in (None, "lora"):
             raise SmoloptError(f"--weights must be 'lora' (a LoRA tune of the student), not '{weights}'")
-        if weights and not (spec := self.registry.get(self.entry)).started_here:
-            raise SmoloptError(f"--weights lora measures the tuned model on the embedded llama.cpp server, and model '{spec.name}' is served by "
-                               f"{spec.provider}: add an embedded entry with gguf = the file it loads, or run `smolopt tune` (its serve.sh "
-                               "and Modelfile serve the adapter elsewhere)")
+        if weights:
+            check_weights_student(self.registry.get(self.entry))
         self.weights = weights
         self.epochs_progress = epochs_progress
         self.weights_result: WeightsSearch | None = None

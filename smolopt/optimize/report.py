@@ -10,6 +10,7 @@ from smolopt.adapters.formats import SEED
 from smolopt.candidate import decode_demos, demos_key, format_key, is_instruction_key
 from smolopt.optimize.result import Choice, IterationRow, OptimizeResult
 from smolopt.report import Report, Section, notice_facts, pct, points
+from smolopt.usage import usage_section
 
 ITERATION_HEADERS = ["candidate", "iteration", "parent", "minibatch (parent → child)", "val", "format", "prompt tokens/call", "demos", "flag"]
 SUMMARY_HEADERS = ["Task", "Model", "Baseline", "After", "Change"]
@@ -117,5 +118,6 @@ def optimize_report(result: OptimizeResult) -> Report:
         *[Section(f"Prompt: {name}", ["baseline", "chosen"], [[seed_text, best_text]]) for name, seed_text, best_text in prompt_pairs(result)],
         *([Section("Proposals rejected before evaluation", ["component", "proposer", "why"],
                    [[r.component, r.proposer, r.note] for r in rejected])] if rejected else []),
+        *([usage_section(result.usage)] if result.usage else []),
     ]
     return Report(f"smolopt optimize: {result.task} on {result.student}", facts, sections)

@@ -12,6 +12,7 @@ from smolopt.optimize.decision import ARGMAX, decide
 from smolopt.optimize.gepa_adapter import Journal
 from smolopt.optimize.rule_budget import added_sentences, past_budget
 from smolopt.stats import bootstrap_interval, paired_difference_interval
+from smolopt.usage import Usage
 
 
 @dataclass
@@ -130,6 +131,7 @@ class OptimizeResult:
     # Best val score reached by each format GEPA evaluated ("chat generate", "completion score calibrated", …).
     format_val: dict[str, float] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)  # what the run must tell its user (fallbacks, a missing test set)
+    usage: Usage | None = None  # how to use the program the run saves (None: a program from Python, no task folder to load it by)
 
     @property
     def chosen_format(self) -> str:

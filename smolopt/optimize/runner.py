@@ -35,6 +35,7 @@ from smolopt.optimize.proposers import (
 from smolopt.optimize.result import OptimizeResult, best_val_by_format, choose, iteration_table
 from smolopt.prompt_size import prompt_room
 from smolopt.runs import Run
+from smolopt.serving.program import PROGRAM_FILE, loadable, program_usage
 from smolopt.tasks import Task
 
 # Named budgets in full validation passes, so they scale with the task: "light" on sentiment's 78
@@ -216,6 +217,7 @@ def optimize(
         components=components,
         format_val=best_val_by_format(result),
         notices=list(models.log.notices),
+        usage=program_usage(run.path / PROGRAM_FILE, task, optimized, student, None) if loadable(task) else None,
     )
 
 

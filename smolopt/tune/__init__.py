@@ -6,7 +6,8 @@ exported for the server that loads the base weights (README.md, "Tuning the weig
     base      the entry's weights (GGUF or Hugging Face folder) and its server's tokenizer
     hf        the Hugging Face side: transformers loading, an hf folder's tokenizer, the peft folder
     method    how a tune changes the weights (one protocol); lora, its one implementation today
-    train     the method trained on the CPU; loss on the target tokens; val picks the epoch; resumable
+    train     the method trained on the CPU or a GPU; loss on the target tokens; val picks the epoch; resumable
+    device    --device auto|cpu|cuda|mps: where train runs (auto: CUDA, else MPS, else the CPU)
     export    adapter.gguf via the gguf package, q/k rows in the base file's own order
     merge     merged.gguf, base and adapter in one file, for servers without adapters
     serving   serve.sh (llama-server or vLLM) and Modelfile (Ollama) beside the adapter

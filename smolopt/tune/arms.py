@@ -42,6 +42,16 @@ def served_latency(result: EvalResult) -> float:
     return statistics.median(served) if served else 0.0
 
 
+def evaluation_key(arm: str) -> str:
+    """results.json key of an arm's whole evaluation on test (every example's id, text and score):
+    the view finds it there, and sets base and tuned side by side for blind reading."""
+    return f"{arm}_test"
+
+
+def arm_evaluations(arms: list[Arm]) -> dict[str, Any]:
+    return {evaluation_key(arm.name): arm.result.to_json() for arm in arms}
+
+
 def arm_rows(arms: list[Arm]) -> list[dict[str, Any]]:
     """One row of numbers per arm; `change` and its interval are against the first arm."""
     first = [e.score for e in arms[0].result.examples]

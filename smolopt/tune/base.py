@@ -53,7 +53,7 @@ class Base:
     """A base model ready for LoRA: the transformers model and the serving tokenizer."""
 
     path: Path  # the GGUF file or the Hugging Face folder
-    model: Any  # transformers PreTrainedModel (float32, CPU)
+    model: Any  # transformers PreTrainedModel (float32, loaded on the CPU; train moves it to its device and back)
     tokens: Tokens
     architecture: str  # GGUF general.architecture, or config.json's model_type ("llama", "gemma3")
 

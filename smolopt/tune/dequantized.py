@@ -21,8 +21,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import save_model
-
 from smolopt.backends.weights import cache_dir, sha256_of
 from smolopt.tune.hf import causal_lm
 
@@ -47,6 +45,8 @@ def dequantized_model(gguf: Path, threads: int) -> Any:
         partial = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
         # transformers' save_pretrained refuses a model it read from a GGUF (a "quantized" one); its
         # config and its tensors (the tied embedding once) are all a folder load needs.
+        from safetensors.torch import save_model  # torch: only when a tune runs
+
         config = copy.deepcopy(model.config)
         config.__dict__.pop("quantization_config", None)  # these are plain float32 tensors now
         config.save_pretrained(partial)

@@ -1,4 +1,4 @@
-"""The Hugging Face side of a tune: transformers loading weights for CPU training, an `hf` entry's
+"""The Hugging Face side of a tune: transformers loading weights for training, an `hf` entry's
 folder and tokenizer, and the peft adapter folder that vLLM serves.
 
 An `hf = "FOLDER"` entry names the folder its server loads (`vllm serve FOLDER`). A tune trains on
@@ -37,7 +37,7 @@ def hf_folder(spec: ModelSpec) -> Path:
 
 
 def causal_lm(folder: Path, threads: int, gguf_file: str | None = None) -> Any:
-    """transformers' model for CPU training (float32, no KV cache) from a model folder, or from the
+    """transformers' model for training (float32, loaded on the CPU, no KV cache) from a model folder, or from the
     GGUF file `gguf_file` in it; a missing tune extra or weights transformers cannot read is one line."""
     try:
         import torch

@@ -8,6 +8,7 @@ from smolopt.tune.arms import arm_rows
 from smolopt.tune.result import Tuned
 from smolopt.tune.serving import MODELFILE, SERVE_SCRIPT
 from smolopt.tune.train import Epoch
+from smolopt.usage import usage_section
 
 SERVING_FILES = {SERVE_SCRIPT: "llama-server or vLLM", MODELFILE: "Ollama"}
 ARM_HEADERS = ["arm", "prompt", "weights", "test [95% CI]", "change, points [paired 95% CI]", "tokens/call", "calls/example", "median s", "tuning s"]
@@ -49,6 +50,7 @@ def tune_report(tuned: Tuned) -> Report:
         for e in tuned.trained.history
     ])
     facts = [("trained for", tuned.arms[0].program if tuned.arms else "—"), ("adapter", str(tuned.adapter)), ("tuning", f"{tuned.tune_seconds:.0f} s, peak memory {tuned.peak_memory_mb:.0f} MB"),
+             ("trained on", tuned.trained.settings["device"]),
              ("serve elsewhere", ", ".join(f"{tuned.run.path / name} ({server})" for name, server in SERVING_FILES.items() if (tuned.run.path / name).is_file()))]
     if tuned.trained.resumed_from:
         facts.append(("resumed", f"epochs 1–{tuned.trained.resumed_from} came from the checkpoint"))
@@ -57,4 +59,5 @@ def tune_report(tuned: Tuned) -> Report:
     sections = [epochs] + ([steps_section(tuned.steps)] if tuned.steps else [])
     sections += [arms_section(arm_rows(tuned.arms), "test split: base vs tuned weights")] if tuned.arms else []
     sections += [baseline_section(tuned.baseline)] if tuned.baseline else []
+    sections += [usage_section(tuned.usage)] if tuned.usage else []
     return Report(f"tune: {tuned.run.path.name}", facts + notice_facts(tuned.notices), sections)

@@ -8,8 +8,9 @@ from typing import Any
 
 from smolopt.baseline import Baseline
 from smolopt.runs import Run
-from smolopt.tune.arms import Arm, arm_rows
+from smolopt.tune.arms import Arm, arm_evaluations, arm_rows
 from smolopt.tune.train import Trained
+from smolopt.usage import Usage
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Tuned:
     # (smolopt.tune.traces); None when every program trained on gold targets.
     steps: dict[str, Any] | None = None
     baseline: Baseline | None = None  # embeddings + logistic regression on the same test split (None: free text or not measurable)
+    usage: Usage | None = None  # how to use the program.json it saved, with the adapter
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,6 @@ class Tuned:
             "epochs": [asdict(e) for e in self.trained.history], "best_epoch": self.trained.best.epoch,
             "stopped_early": self.trained.stopped_early, "resumed_from_epoch": self.trained.resumed_from,
             "skipped_too_long": self.trained.skipped, "settings": self.trained.settings,
-            "arms": arm_rows(self.arms) if self.arms else [], "steps": self.steps,
+            "arms": arm_rows(self.arms) if self.arms else [], **arm_evaluations(self.arms), "steps": self.steps,
             "baseline": self.baseline.to_json() if self.baseline else None,
         }

@@ -35,6 +35,7 @@ from smolopt.registry import ModelSpec, Registry, embedded_twin, with_adapter
 from smolopt.report import markdown
 from smolopt.runs import Run
 from smolopt.scaffold import run_scaffold
+from smolopt.serving.program import PROGRAM_FILE, program_usage
 from smolopt.tasks import Task
 from smolopt.tune.arms import Arm, described
 from smolopt.tune.base import weights_of
@@ -124,8 +125,8 @@ def run_tune(task: Task, program: dspy.Module, registry: Registry, model: str | 
         if merge:
             merge_adapter(resolve_gguf(spec), adapter, run.path / MERGED, spec.name)
     memory = peak_memory_mb()
-    save_program(program, run.path / "program.json", task.name, adapter=adapter)
-    tuned = Tuned(run, trained, adapter, seconds, memory, steps=recorded_steps(run))
+    saved = save_program(program, run.path / PROGRAM_FILE, task.name, adapter=adapter)
+    tuned = Tuned(run, trained, adapter, seconds, memory, steps=recorded_steps(run), usage=program_usage(saved, task, program, spec.name, adapter))
     # Before the arms' server starts: embedding takes the cores llama.cpp would generate on.
     tuned.baseline = embedding_baseline(task, tuned.notices)
     shown = f"{program_path or 'seed program'}: {described(program)}"

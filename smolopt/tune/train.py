@@ -1,12 +1,12 @@
-"""Training on the CPU (LoRA by default; the method is `smolopt.tune.method`): loss on the target
-tokens only, val picks the epoch, resumable per epoch.
+"""Training on the CPU, or a GPU when asked (`Settings.device`, smolopt.tune.device; LoRA by default,
+the method is `smolopt.tune.method`): loss on the target tokens only, val picks the epoch, resumable per epoch.
 
 The loss is taken on what the model should write after the prompt (the label tokens, or a
 reference text), never on the prompt: a 135M model that learns to reproduce the prompt learns
 nothing it is asked. Every epoch ends with a checkpoint (adapter weights, optimizer state, history)
 written atomically, so a tune killed mid-epoch resumes at the start of that epoch and loses only
 it. Shuffling is seeded per epoch and dropout is off, so a resumed tune takes the same steps as an
-uninterrupted one.
+uninterrupted one. Checkpoints hold CPU tensors: a tune may resume on another device.
 
 Defaults from the spike behind issue 18 (sentiment, 78 training texts, SmolLM2-135M): LoRA r=16 on
 every linear layer, 8 epochs, reached 92.7% on test at about 30 s an epoch and 2.5 GB.
@@ -18,12 +18,13 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from smolopt.errors import SmoloptError
 from smolopt.tune.base import Base
+from smolopt.tune.device import torch_device
 from smolopt.tune.examples import Pair
 from smolopt.tune.method import method_named
 
@@ -56,6 +57,9 @@ class Settings:
     seed: int = 0
     threads: int = 2
     method: str = "lora"  # smolopt.tune.method
+    # auto | cpu | cuda | mps (smolopt.tune.device); train records the device it resolved to. Not
+    # part of what a checkpoint must match: its tensors are on the CPU, so a resume may change it.
+    device: str = "cpu"
 
 
 @dataclass
@@ -140,7 +144,8 @@ def _passes(batch: list[tuple[list[int], list[int]]]) -> list[list[tuple[list[in
 
 def _target_logprobs(model: Any, ids: Any, labels: Any, mask: Any) -> tuple[Any, Any, list[int]]:
     """The next-token log-probabilities at every position a target token follows, flattened in row
-    order (N × vocabulary); the N target tokens; and how many of them each row holds.
+    order (N × vocabulary); the N target tokens; and how many of them each row holds, on the
+    model's device (the batch is built on the CPU and moved there).
 
     Only these positions go through the output layer. Logits for every position were the tune's
     biggest cost on agent monitoring (eight traces of about 400 tokens, one label each: 8 × 400 ×
@@ -149,6 +154,7 @@ def _target_logprobs(model: Any, ids: Any, labels: Any, mask: Any) -> tuple[Any,
     """
     import torch
 
+    ids, labels, mask = (tensor.to(model.device) for tensor in (ids, labels, mask))
     targets = labels[:, 1:]
     wanted = targets != IGNORE
     keep = torch.zeros_like(labels, dtype=torch.bool)
@@ -221,6 +227,24 @@ def _validate(base: Base, model: Any, pairs: list[Pair], val: list[tuple[list[in
     return loss, right / len(labelled)
 
 
+def _on_cpu(value: Any) -> Any:
+    """`value` (tensors, in dicts and lists as a state dict nests them) with every tensor on the CPU."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {key: _on_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(item) for item in value)
+    return value
+
+
+def _checkpointed(settings: dict) -> dict:
+    """The settings a checkpoint must match to be resumed: all but the device."""
+    return {key: value for key, value in settings.items() if key != "device"}
+
+
 def _save(path: Path, state: dict) -> None:
     """torch.save atomically: a kill during the write leaves the previous checkpoint."""
     import torch
@@ -234,9 +258,12 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
           progress: EpochProgress | None = None) -> Trained:
     """Train `settings.method` on `base.model` in place (LoRA: it becomes a peft model) and return the best epoch's state.
 
-    A `checkpoints` folder holding `last.pt` from an earlier, interrupted call resumes from it.
+    A `checkpoints` folder holding `last.pt` from an earlier, interrupted call resumes from it. The
+    model trains on `settings.device` and is back on the CPU when this returns (the export reads its weights).
     """
     import torch
+
+    settings = replace(settings, device=torch_device(settings.device))
 
     limit = int(getattr(base.model.config, "max_position_embeddings", 2048))
     kept, train_rows = _encode(base, train_pairs, limit)
@@ -248,7 +275,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
         raise SmoloptError("tune needs validation examples to choose the epoch; the task's val split has none that fit")
     torch.manual_seed(settings.seed)
     method = method_named(settings.method)
-    model = method.attach(base.model, settings)
+    model = method.attach(base.model, settings).to(settings.device)
     if max(len(ids) for ids, _ in train_rows) > CHECKPOINTING_FROM:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -260,7 +287,7 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
     best: Epoch | None = None
     if last.is_file():
         state = torch.load(last, weights_only=False)
-        if state["settings"] != asdict(settings):
+        if _checkpointed(state["settings"]) != _checkpointed(asdict(settings)):
             raise SmoloptError(f"{last}: a checkpoint of a tune with other settings ({state['settings']}); start a new tune")
         method.restore(model, state["lora"])
         optimizer.load_state_dict(state["optimizer"])
@@ -285,13 +312,14 @@ def train(base: Base, train_pairs: list[Pair], val_pairs: list[Pair], settings: 
         if not all(math.isfinite(x) for x in (row.loss, row.val_loss)):
             raise SmoloptError(f"tune diverged at epoch {epoch} (loss {row.loss}); try a lower learning rate")
         history.append(row)
-        lora = method.state(model)
+        lora = _on_cpu(method.state(model))
         if settings.pick == "last" or row.better_than(best):
             best = row
             _save(best_file, {"epoch": epoch, "lora": lora})
-        _save(last, {"settings": asdict(settings), "lora": lora, "optimizer": optimizer.state_dict(),
+        _save(last, {"settings": asdict(settings), "lora": lora, "optimizer": _on_cpu(optimizer.state_dict()),
                      "history": [asdict(e) for e in history], "best_epoch": best.epoch})
         if progress:
             progress(row, settings.epochs)
+    model.to("cpu")
     weights = torch.load(best_file, weights_only=False)["lora"]
     return Trained(history, best, weights, skipped, stopped_early, resumed_from, asdict(settings))

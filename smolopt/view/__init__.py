@@ -7,6 +7,8 @@
     prompts.py      an optimize run's candidates side by side, word diff against the seed
     calls.py        the raw calls behind one example, from calls.jsonl
     ratings.py      blind rating: texts to rate, ratings.jsonl, mean ratings by origin (page and report.md)
+    pairs.py        blind pairs: base and tuned texts for the same idea as A and B, the sides drawn server side
+    preference.py   pair answers in ratings.jsonl, and how often tuned was preferred (with its interval)
     markdown.py     report.md as HTML, model text escaped
     paths.py        the one check that keeps every path inside the runs folder
 """

@@ -1,11 +1,12 @@
 """The web app of `smolopt view`: pages over a runs folder, read-only except ratings.jsonl (and
-report.md's ratings table, refreshed with each rating).
+report.md's ratings tables, refreshed with each rating; pairs.key, the secret behind the pairs' sides).
 
     /                              the runs list (and a form to compare two evaluations)
     /runs/<run>/                   one run: report, plots, prompts side by side, ratings, examples
     /runs/<run>/examples/<id>      one example in each of the run's evaluations, with its raw calls
     /runs/<run>/files/<name>       a file of the run (plots, report.md, results.json, calls.jsonl)
     /runs/<run>/rate               blind rating of a free-text run's texts (GET shows, POST appends)
+    /runs/<run>/pairs              a tuned free-text run's base and tuned texts side by side as A and B, blind
     /compare?a=<run>::<eval>&b=…   the same examples in two evaluations: which flipped
 
 Templates render with autoescape on whatever their name: every string that reaches a page may be
@@ -26,11 +27,12 @@ from fastapi.templating import Jinja2Templates
 
 from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult
-from smolopt.view import ratings
+from smolopt.view import pairs, ratings
 from smolopt.view.calls import calls_for
 from smolopt.view.evaluations import Filters, compare
 from smolopt.view.markdown import report_html
 from smolopt.view.paths import inside
+from smolopt.view.preference import SCALE, preference_section, summarize_pairs
 from smolopt.view.prompts import prompt_table
 from smolopt.view.runs_index import RunFolder, RunsIndex
 from smolopt.view.tables import generic_table
@@ -52,6 +54,10 @@ def not_found(what: str) -> HTTPException:
 def served_files(run: RunFolder) -> list[str]:
     """The run's files a page links to (a link out of the run folder is not one of them)."""
     return sorted(p.name for p in run.path.iterdir() if p.suffix in SERVED and inside(run.path, p.name) and p.is_file())
+
+
+async def posted_form(request: Request) -> dict[str, str]:
+    return {key: values[-1] for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
 
 
 def create_app(runs_root: Path) -> FastAPI:
@@ -116,15 +122,17 @@ def create_app(runs_root: Path) -> FastAPI:
         report_text = ratings.without_ratings(report.read_text(encoding="utf-8", errors="replace")) if report else ""
         plots = sorted(p.name for p in run.path.glob("*.png") if p.name not in report_text)
         try:
-            summary, ratings_problem = ratings.ratings_summary(run.path), None
+            rated, ratings_problem = ratings.read_ratings(run.path), None
         except ratings.BadRating as err:
-            summary, ratings_problem = [], str(err)
+            rated, ratings_problem = [], str(err)
+        summary, preference = ratings.summarize(rated), summarize_pairs(rated)
         results = run.results or {}
         return page(
             request, "run.html", run=run, report=report_html(report_text, files_url) if report else "", report_name=report.name if report else "",
             plots=plots, files_url=files_url, files=served_files(run),
             prompts=prompt_table(results), arms=generic_table(results.get("arms")), proposals=results.get("proposals") or [],
             ratings_table=ratings.ratings_section(summary) if summary else None, ratings_problem=ratings_problem,
+            preference_table=preference_section(preference) if preference else None, pairs_ready=pairs.sides_of(run) is not None,
             eval_name=name, examples=matching[start:start + PAGE], matching=len(matching), start=start, page_size=PAGE,
             page_link=lambda at: f"?{urlencode({**query, 'start': at})}#examples", filters=filters, labels=run.gold_labels,
             choices=evaluation_choices(), sep=SEP,
@@ -180,12 +188,43 @@ def create_app(runs_root: Path) -> FastAPI:
     async def rate_submit(request: Request, run_id: str) -> RedirectResponse:
         run = readable_run(run_id)
         texts = texts_of(run)
-        form = {key: values[-1] for key, values in parse_qs((await request.body()).decode("utf-8", "replace")).items()}
+        form = await posted_form(request)
         try:
             row = ratings.rating_row(form, texts)
             ratings.save_rating(run.path, row)
         except ratings.BadRating as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
         return RedirectResponse(f"/runs/{quote(run.id, safe='')}/rate?rater={quote(row['rater'], safe='')}", status_code=303)
+
+    def paired_sides(run: RunFolder) -> tuple[str, str]:
+        if (sides := pairs.sides_of(run)) is None:
+            raise not_found(f"run '{run.id}' has no base and tuned texts to read side by side (a tune, or optimize --weights, of a free-text task)")
+        return sides
+
+    @app.get("/runs/{run_id}/pairs", response_class=HTMLResponse)
+    def pairs_page(request: Request, run_id: str, rater: str = "") -> HTMLResponse:
+        run = readable_run(run_id)
+        sides = paired_sides(run)
+        if not rater.strip():
+            return page(request, "pairs_start.html", run=run, count=len(pairs.shared_examples(run, sides)))
+        try:
+            name = ratings.clean_rater(rater)
+            shown = pairs.shown(run, pairs.pairing(run, sides, name), name, ratings.read_ratings(run.path))
+        except ratings.BadRating as err:
+            raise HTTPException(status_code=400, detail=str(err)) from None
+        return page(request, "pairs.html", run=run, rater=name, pairs=shown, done=sum(p.answer is not None for p in shown), scale=list(SCALE))
+
+    @app.post("/runs/{run_id}/pairs")
+    async def pairs_submit(request: Request, run_id: str) -> RedirectResponse:
+        run = readable_run(run_id)
+        sides = paired_sides(run)
+        form = await posted_form(request)
+        try:
+            name = ratings.clean_rater(form.get("rater", ""))
+            row, number = pairs.answer_row(pairs.pairing(run, sides, name), name, form, ratings.read_ratings(run.path))
+            ratings.save_rating(run.path, row)
+        except ratings.BadRating as err:
+            raise HTTPException(status_code=400, detail=str(err)) from None
+        return RedirectResponse(f"/runs/{quote(run.id, safe='')}/pairs?rater={quote(name, safe='')}#pair-{number}", status_code=303)
 
     return app

@@ -8,7 +8,8 @@ liking, then says whether a person or a model wrote it. Each rater gets their ow
 never carries its origin. Ratings are appended to the run folder's ratings.jsonl; `summarize` turns
 them into mean ratings by origin with bootstrap intervals and how often each origin was taken for a
 person's, and each rating saved puts that table at the end of the run's report.md too (the only
-two files the view writes).
+two files the view writes, but for pairs.key: smolopt.view.pairs). The blind pairs' answers, base
+or tuned, are rows of the same file (smolopt.view.preference), and their table follows this one.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from smolopt.jsonl import append_jsonl, checked_rows
 from smolopt.report import Section, section_markdown
 from smolopt.stats import bootstrap_interval
+from smolopt.view.preference import SCALE, is_pair, pair_problem, preference_section, summarize_pairs
 from smolopt.view.runs_index import RunFolder
 
 FILENAME = "ratings.jsonl"
@@ -35,7 +37,6 @@ QUESTIONS = {
     "liking": "Liking: how much did you enjoy reading it?",
 }
 GUESSES = ("person", "model")
-SCALE = range(1, 6)
 MAX_RATER_CHARS = 60
 
 
@@ -91,7 +92,9 @@ def clean_rater(name: str) -> str:
 
 
 def rating_problem(row: Any) -> str | None:
-    """What is wrong with a line of ratings.jsonl, or None."""
+    """What is wrong with a line of ratings.jsonl, or None (a blind pair answer is one too: smolopt.view.preference)."""
+    if is_pair(row):
+        return pair_problem(row)
     if isinstance(row, dict) and all(isinstance(row.get(q), int) for q in QUESTIONS) and row.get("guess") in GUESSES:
         return None
     return f"expected a rating with {', '.join(QUESTIONS)} (1-5) and guess person/model"
@@ -141,7 +144,7 @@ def save_rating(run_path: Path, row: dict[str, Any]) -> None:
     append_jsonl(run_path / FILENAME, row)
     report = run_path / REPORT
     if report.is_file():
-        report.write_text(with_ratings(report.read_text(encoding="utf-8"), ratings_section(summarize(ratings))), encoding="utf-8")
+        report.write_text(with_ratings(report.read_text(encoding="utf-8"), report_sections(ratings)), encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -169,17 +172,12 @@ class OriginRatings:
 
 def summarize(ratings: list[dict[str, Any]]) -> list[OriginRatings]:
     by_origin: dict[str, list[dict[str, Any]]] = {}
-    for row in ratings:
+    for row in (row for row in ratings if not is_pair(row)):
         by_origin.setdefault(str(row.get("origin", "?")), []).append(row)
     return [OriginRatings(origin, len(rows), len({row.get("rater") for row in rows}),
                           {q: mean([float(row[q]) for row in rows]) for q in QUESTIONS},
                           mean([float(row["guess"] == "person") for row in rows]))
             for origin, rows in sorted(by_origin.items())]
-
-
-def ratings_summary(run_path: Path) -> list[OriginRatings]:
-    """The run's ratings by origin, for a report (raises BadRating on a bad ratings.jsonl line)."""
-    return summarize(read_ratings(run_path))
 
 
 RATING_HEADERS = ["origin", "ratings (raters)", *QUESTIONS, "taken for a person's"]
@@ -198,11 +196,18 @@ def ratings_section(summary: list[OriginRatings]) -> Section:
     return Section(SECTION_TITLE, RATING_HEADERS, rating_rows(summary), "mean rating 1–5 by origin, 95% bootstrap intervals")
 
 
+def report_sections(ratings: list[dict[str, Any]]) -> list[Section]:
+    """The ratings' sections: mean ratings by origin, and base or tuned side by side, each once it has answers."""
+    summary, preference = summarize(ratings), summarize_pairs(ratings)
+    return [*([ratings_section(summary)] if summary else []), *([preference_section(preference)] if preference else [])]
+
+
 def without_ratings(report: str) -> str:
-    """report.md as the run wrote it: without the ratings section `save_rating` put at its end."""
-    return report.split(f"\n## {SECTION_TITLE}\n", 1)[0]
+    """report.md as the run wrote it: without the ratings sections `save_rating` put at its end
+    (each one's title starts with SECTION_TITLE)."""
+    return report.split(f"\n## {SECTION_TITLE}", 1)[0]
 
 
-def with_ratings(report: str, section: Section) -> str:
-    """report.md with `section` as its last section, in place of the one an earlier rating put there."""
-    return without_ratings(report).rstrip("\n") + f"\n\n{section_markdown(section)}\n"
+def with_ratings(report: str, sections: list[Section]) -> str:
+    """report.md with `sections` as its last sections, in place of those an earlier rating put there."""
+    return without_ratings(report).rstrip("\n") + "".join(f"\n\n{section_markdown(section)}" for section in sections) + "\n"

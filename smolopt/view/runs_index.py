@@ -17,6 +17,7 @@ from typing import Any
 from smolopt.evaluation import EvalResult
 from smolopt.stats import bootstrap_interval
 from smolopt.model_choice import recorded_model_names
+from smolopt.tune.arms import evaluation_key
 from smolopt.view.evaluations import Unreadable, evaluations
 from smolopt.view.paths import inside
 from smolopt.view.task_folder import TaskFolder, read_task_folder
@@ -87,9 +88,9 @@ class RunFolder:
 
     def final_evaluation(self) -> tuple[str, EvalResult] | None:
         """The evaluation that says what the run produced: an optimize run's shipped program on test
-        (results.json `summary`), else its optimized test, else the only one."""
+        (results.json `summary`), else its optimized test, a tune's tuned arm, else the first one."""
         shipped = (self.results or {}).get("summary", {}).get("evaluation")
-        for key in (shipped, "optimized_test"):
+        for key in (shipped, "optimized_test", evaluation_key("tuned")):
             if key in self.evaluations:
                 return key, self.evaluations[key]
         return next(iter(self.evaluations.items()), None)

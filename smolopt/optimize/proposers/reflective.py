@@ -67,6 +67,6 @@ class ReflectiveProposer:
         prompt = reflection_prompt(current, records)
         completion = self.client.chat([{"role": "user", "content": prompt}])
         text = extract_instruction(completion.text)
-        if reason := rejection_reason(text, completion.finish_reason, prompt, current):
+        if reason := rejection_reason(completion.text, completion.finish_reason, prompt, current):
             return Proposed.refuse(self.name, reason, text)
         return Proposed(self.name, {predictor: text}, text=text)
