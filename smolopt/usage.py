@@ -61,13 +61,7 @@ class Usage:
 
     def needs(self) -> set[Capability]:
         """What a server must offer to ask the model as the program was measured."""
-        needed: set[Capability] = set()
-        for text in self.formats:
-            fmt = parse_format(text)
-            needed.add("chat" if fmt.mode == "chat" else "completions")
-            if fmt.scores:
-                needed.add("logprobs")
-        return needed
+        return {need for text in self.formats for need in parse_format(text).needs}  # type: ignore[misc]
 
     @property
     def on_vllm(self) -> bool:

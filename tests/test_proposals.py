@@ -133,3 +133,19 @@ def test_the_format_search_offers_each_usable_format_once_per_parent_best_first(
     multihop = load_task(str(root / "multihop_qa")).program()
     free = FormatProposer(multihop)
     assert free.propose(seed_candidate(multihop), "reason.format", []).updates == {"reason.format": "completion generate"}
+
+
+def test_a_program_for_a_server_without_logprobs_is_never_given_a_scored_format():
+    """`optimize --deploy` an LM Studio entry: the format proposer offers only what that server can ask."""
+    from smolopt.adapters.formats import parse_format
+    from smolopt.optimize.proposers.format import FormatProposer
+    from smolopt.registry import ModelSpec
+    from smolopt.tasks import load_task
+
+    lm_studio = ModelSpec(name="mine", provider="lmstudio", base_url="http://127.0.0.1:1234/v1")
+    program = load_task("sentiment").program()
+    proposer = FormatProposer(program, chats=True, serves=lambda fmt: all(lm_studio.can(need) for need in fmt.needs))
+    offered = [str(fmt) for formats in proposer.usable.values() for fmt in formats]
+    assert offered and not any(parse_format(text).scores for text in offered), offered
+    assert set(offered) <= {"completion generate", "chat generate"}
+    assert any(parse_format(text).scores for formats in FormatProposer(program).usable.values() for text in map(str, formats))

@@ -157,3 +157,11 @@ def test_resume_of_an_eval_run_or_a_corrupt_config_is_named(tmp_path):
     assert_one_line_error(smolopt(tmp_path, "--registry", registry, "optimize", "--resume", str(run)), "'eval' run", "optimize")
     (run / "config.json").write_text('{"command": "optimize", "task": ')
     assert_one_line_error(smolopt(tmp_path, "--registry", registry, "optimize", "--resume", str(run)), "config.json", "not a readable")
+
+
+def test_deploy_is_checked_before_anything_runs(tmp_path):
+    """An unknown --deploy entry, and --deploy with --weights (not yet: the weights arm is scored), are one line and no run."""
+    assert_one_line_error(smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--deploy", "nosuch"), "nosuch")
+    done = smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--deploy", "smollm2-135m", "--weights", "lora")
+    assert_one_line_error(done, "--deploy with --weights lora")
+    assert not (tmp_path / "runs").exists()

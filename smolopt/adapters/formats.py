@@ -52,6 +52,11 @@ class Format:
     def scores(self) -> bool:
         return self.reply == "score"
 
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """What a server must offer to be asked this way (smolopt.server_kinds.Capability names)."""
+        return ("chat" if self.mode == "chat" else "completions", *(("logprobs",) if self.scores else ()))
+
 
 SEED = Format()
 

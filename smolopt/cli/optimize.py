@@ -21,6 +21,7 @@ def add_parser(sub) -> None:
     op.add_argument("--adapter", default=None, help="search prompts for the embedded student served with this LoRA adapter.gguf")
     op.add_argument("--weights", choices=["lora"], default=None,
                     help="lora: also tune the student's weights (CPU) after the prompt search, search again on them, and compare seed / prompt / weights / both on test")
+    op.add_argument("--deploy", default=None, help="the entry the program will run on (e.g. your LM Studio model): only formats its server offers are searched (default: every format the student can be asked in)")
     op.add_argument("--resume", type=Path, default=None, help="continue runs/<id>: finished calls come from its cache")
     op.add_argument("--quiet", action="store_true", help="no progress bar, no tables (the report is still written)")
     op.set_defaults(func=cmd_optimize)
@@ -38,7 +39,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     if args.resume:
         refuse_with_resume(args.resume, {"TASK": args.task, "--model": args.model, "--reflection": args.reflection, "--judge": args.judge,
                                          "--budget": args.budget, "--seed": args.seed, "--weights": args.weights,
-                                         "--adapter": args.adapter})
+                                         "--adapter": args.adapter, "--deploy": args.deploy})
     elif not args.task:
         raise SmoloptError("optimize needs a TASK (or --resume runs/<id>)")
 
@@ -58,7 +59,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             optimizer = start_optimize(
                 args.task, model=args.model, reflection=None if args.reflection == "none" else (args.reflection or registry_reflection(args)),
                 judge=chosen_judge(args), budget=args.budget or "light", seed=args.seed or 0, weights=args.weights,
-                adapter=args.adapter, registry=args.registry, progress=progress, epochs_progress=epoch_done)
+                adapter=args.adapter, deploy=args.deploy, registry=args.registry, progress=progress, epochs_progress=epoch_done)
 
     if not args.quiet:
         for line in terminal(without_usage(optimizer.report)):

@@ -56,6 +56,7 @@ class Optimizer:
         seed: int = 0,
         weights: str | None = None,
         adapter: str | None = None,
+        deploy: str | None = None,
         progress: OptimizeProgress | None = None,
         epochs_progress: EpochProgress | None = None,
     ):
@@ -67,6 +68,7 @@ class Optimizer:
         on them; the run then compares seed, prompt, weights and both on test (`smolopt.optimize.weights`).
         A student smolopt does not start is tuned from its entry's `gguf`, its tuned arms measured on llama.cpp serving that file.
         `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts.
+        `deploy`: the entry the program will run on; only the formats its server offers are searched.
         `progress` and `epochs_progress`: called as the search and the tune go."""
         self.metric = metric
         self.registry = load_registry(registry)
@@ -87,6 +89,12 @@ class Optimizer:
         if weights:
             check_weights_student(self.registry.get(self.entry))
         self.weights = weights
+        if deploy is not None:
+            self.registry.get(deploy)  # an unknown name is an error now
+            if weights:
+                raise SmoloptError("--deploy with --weights lora: not yet; the weights arm is measured in a scored format, "
+                                   "which a server without logprobs cannot ask (optimize prompts for it, then smolopt tune --format)")
+        self.deploy = deploy
         self.epochs_progress = epochs_progress
         self.weights_result: WeightsSearch | None = None
         self.report: Report | None = None  # what the last run wrote to report.md
@@ -115,7 +123,7 @@ class Optimizer:
         `notices`: what the caller must tell the user, kept with the run's own (results.json, report.md)."""
         budget = self.budget if isinstance(self.budget, int) else parse_budget(str(self.budget), len(task.split("val")))
         config = {**task_config(task), "model": self.choice.to_config(self.registry), "reflection": self.reflection, "judge": self.judge,
-                  "budget": budget, "seed": self.seed, "weights": self.weights, "rule_budget": self.rule_budget,
+                  "budget": budget, "seed": self.seed, "weights": self.weights, "rule_budget": self.rule_budget, "deploy": self.deploy,
                   "reflection_spec": self.registry.get(self.reflection).public() if self.reflection else None}
         with run_scaffold("optimize", config, self.registry, label=task.name, resume=run) as scaffold:
             for text in notices:
@@ -123,7 +131,7 @@ class Optimizer:
             judged = scaffold.judged(task, self.judge)
             optimized, result = optimize(judged, scaffold.models, scaffold.run, student=self.student,
                                          reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
-                                         seed=self.seed)
+                                         seed=self.seed, deploy=self.registry.get(self.deploy) if self.deploy else None)
             report, results, adapter = optimize_report(result), result.to_json(), None
             shipped = shipped_of(result)
             if self.weights:
@@ -154,7 +162,7 @@ class Optimizer:
 
 def start_optimize(task_ref: str, *, model: str | None = None, reflection: str | None = None, judge: str | None = None,
                    budget: str | int = "light", seed: int = 0, weights: str | None = None, adapter: str | None = None,
-                   registry: str | Path | None = None, progress: OptimizeProgress | None = None,
+                   deploy: str | None = None, registry: str | Path | None = None, progress: OptimizeProgress | None = None,
                    epochs_progress: EpochProgress | None = None) -> Optimizer:
     """`smolopt optimize TASK`: the task and its optimizer checked before anything starts, the rule
     budget a probe measured for the student (if one did), then the run; returns the finished optimizer."""
@@ -162,7 +170,7 @@ def start_optimize(task_ref: str, *, model: str | None = None, reflection: str |
     student = ModelChoice.of(registry_, model, adapter)
     optimizer = Optimizer(student=student, reflection=reflection, judge=judge, budget=budget, registry=registry, seed=seed,
                           weights=weights, rule_budget=probed_rule_budget(student.served(registry_)[1], task.name),
-                          progress=progress, epochs_progress=epochs_progress)
+                          deploy=deploy, progress=progress, epochs_progress=epochs_progress)
     optimizer.run(task)
     return optimizer
 
@@ -180,4 +188,4 @@ def _optimizer_arguments(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The task and the Optimizer's arguments as an optimize run's config.json recorded them."""
     return config_task(config), {"student": ModelChoice.from_config(config["model"]), "reflection": config["reflection"],
                                  "judge": config.get("judge"), "budget": int(config["budget"]), "seed": int(config["seed"]),
-                                 "weights": config.get("weights"), "rule_budget": config.get("rule_budget")}
+                                 "weights": config.get("weights"), "rule_budget": config.get("rule_budget"), "deploy": config.get("deploy")}

@@ -34,6 +34,7 @@ from smolopt.optimize.proposers import (
 )
 from smolopt.optimize.result import OptimizeResult, best_val_by_format, choose, iteration_table
 from smolopt.prompt_size import prompt_room
+from smolopt.registry import ModelSpec
 from smolopt.runs import Run
 from smolopt.serving.program import PROGRAM_FILE, loadable, program_usage
 from smolopt.tasks import Task
@@ -125,12 +126,15 @@ def optimize(
     progress: OptimizeProgress | None = None,
     seed: int = 0,
     from_program: dspy.Module | None = None,
+    deploy: ModelSpec | None = None,
 ) -> tuple[dspy.Module, OptimizeResult]:
     """Search the task program's formats, demos (and instructions, with a reflection model) with GEPA.
 
     Returns the optimized program and its result; `rule_budget` (what a probe measured)
     flags candidates whose instructions grew far past what the model was measured to carry.
     `from_program`: search from this program as it stands (default: the task's, in the model's seed format).
+    `deploy`: the entry the program will run on (`optimize --deploy`): only formats its server offers
+    are tried, so a program for LM Studio never depends on logprobs it does not give.
     """
     start = time.perf_counter()
     for replayed in REPLAYED:  # a resumed run writes these again as it replays
@@ -148,9 +152,10 @@ def optimize(
             note = f"reflection model unavailable ({err}): few-shot injection only"
 
     chats = lm.text_model.can("chat")
+    serves = (lambda fmt: all(deploy.can(need) for need in fmt.needs)) if deploy is not None else (lambda fmt: True)
     program = from_program.deepcopy() if from_program is not None else task.program()
-    if from_program is None:
-        set_formats(program, seed_format(chats))  # a model without a chat template starts from plain text
+    if from_program is None:  # a model without a chat template (or deployed where none is asked) starts from plain text
+        set_formats(program, seed_format(chats and serves(seed_format(True))))
     train, val, test = task.split("train"), task.split("val"), task.split("test")
 
     # The bias to order demos against, measured on train (the optimizer may look there).
@@ -160,7 +165,7 @@ def optimize(
     fits = PromptFit(program, task_adapter(task), train + val, room)
     fewshot = FewShotProposer(train, task.demo_for, task.gold_label if task.labels else (lambda e: None), order=order, seed=seed, fits=fits)
     instruction: list[Proposer] = [EchoGuardProposer(fewshot), *([reflector] if reflector else []), fewshot]
-    chains: dict[str, list[Proposer]] = {"format": [FormatProposer(program, chats), fewshot], "demos": [fewshot], "instruction": instruction}
+    chains: dict[str, list[Proposer]] = {"format": [FormatProposer(program, chats, serves), fewshot], "demos": [fewshot], "instruction": instruction}
     journal = Journal(run.path / "proposals.jsonl")
     adapter = SmoloptGEPAAdapter(task, program, lm, chains, journal)
 

@@ -10,6 +10,7 @@ Whether the change is kept is decided as for any mutation, by GEPA's minibatch a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import dspy
 
@@ -24,9 +25,11 @@ class FormatProposer:
 
     name = "format"
 
-    def __init__(self, program: dspy.Module, chats: bool = True):
-        """`chats`: whether the student has a chat template (without one, only completion formats are proposed)."""
-        self.usable = {name: usable_formats(predictor.signature, chats) for name, predictor in program.named_predictors()}
+    def __init__(self, program: dspy.Module, chats: bool = True, serves: Callable[[Format], bool] = lambda fmt: True):
+        """`chats`: whether the student has a chat template (without one, only completion formats are proposed).
+        `serves`: whether the server the program will be deployed on can ask that way (`optimize --deploy`)."""
+        self.usable = {name: [fmt for fmt in usable_formats(predictor.signature, chats) if serves(fmt)]
+                       for name, predictor in program.named_predictors()}
         self._given: dict[str, set[Format]] = {}
 
     def propose(self, candidate: dict[str, str], component: str, records: Records) -> Proposed | None:
