@@ -63,4 +63,4 @@ def test_models_checks_what_a_reachable_server_offers(smolopt_cli):
     assert done.returncode == 0, done.stderr
     cells = " ".join(done.stdout.replace("│", " ").split())  # table cells wrap over lines
     assert cells.count("(checked: logprobs: declared, not found)") == 1  # the server that strips them
-    assert cells.count("(checked, as declared)") == 2  # tiny-reflector and flaky, in front of the plain server
+    assert cells.count("(checked, as declared)") == 3  # tiny-reflector and flaky in front of the plain server; lmstudio-live (no logprobs, as LM Studio)

@@ -291,6 +291,8 @@ def test_optimize_with_weights_compares_seed_prompt_weights_and_both(registry_pa
     assert first_table.startswith("What ships, on the test split") and f"{100 * summary['accuracy']:.1f}%" in first_table
     assert done.stdout.index("What ships") < done.stdout.index("seed / prompt / weights / both")
     assert results["weights_test"]["summary"]["n"] == results["both_test"]["summary"]["n"] == 10  # every arm's examples, for the view
+    how = report.split("## How to use it")[1]
+    assert ("with adapter.gguf" in how) == (shipped != "prompt"), how  # how to use what shipped, not the prompt arm
 
 
 def test_the_probe_card_has_a_weights_row(smolopt_cli, tmp_path):

@@ -23,6 +23,8 @@ from smolopt.optimize.rule_budget import probed_rule_budget
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.optimize.shipped import ARM_KEYS, shipped_of, shipped_section
 from smolopt.program_io import save_program
+from smolopt.serving.program import PROGRAM_FILE, saved_usage
+from smolopt.usage import usage_section
 from smolopt.optimize.weights import WeightsSearch, check_weights_student, search_weights, with_weights
 from smolopt.registry import load_registry
 from smolopt.report import Report, markdown
@@ -153,7 +155,10 @@ class Optimizer:
                 scaffold.notice(text)
             report = Report(report.title, report.facts, sections)
             results = {**results, "summary": shipped.to_json()}
-            save_program(optimized, scaffold.run.path / "program.json", task.name, adapter=adapter)
+            save_program(optimized, scaffold.run.path / PROGRAM_FILE, task.name, adapter=adapter)
+            if adapter is not None and result.usage is not None:  # the tuned weights shipped: say how to use what shipped, not the prompt arm
+                shipped_usage = usage_section(saved_usage(scaffold.run.path / PROGRAM_FILE))
+                report = Report(report.title, report.facts, [shipped_usage if s.title == shipped_usage.title else s for s in report.sections])
             scaffold.write_results(results, markdown(report))
             self.report = report
         self.result, self.run_dir = result, scaffold.run.path
