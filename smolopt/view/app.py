@@ -92,6 +92,11 @@ def create_app(runs_root: Path) -> FastAPI:
     async def http_error(request: Request, exc: HTTPException) -> HTMLResponse:
         return page(request, "error.html", status_code=exc.status_code, status=exc.status_code, message=str(exc.detail))
 
+    @app.exception_handler(ratings.BadRating)
+    async def bad_rating(request: Request, exc: ratings.BadRating) -> HTMLResponse:
+        """A rater's name or answer the pages cannot take (every rate and pairs handler): 400, the reason on the page."""
+        return page(request, "error.html", status_code=400, status=400, message=str(exc))
+
     @app.get("/", response_class=HTMLResponse)
     def runs_list(request: Request) -> HTMLResponse:
         if not runs_root.is_dir():  # moved or deleted while the view runs: say so, not an empty list
@@ -176,11 +181,8 @@ def create_app(runs_root: Path) -> FastAPI:
         texts = texts_of(run)
         if not rater.strip():
             return page(request, "rate_start.html", run=run, texts=texts)
-        try:
-            name = ratings.clean_rater(rater)
-            text, done = ratings.next_text(texts, ratings.read_ratings(run.path), name)
-        except ratings.BadRating as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
+        name = ratings.clean_rater(rater)
+        text, done = ratings.next_text(texts, ratings.read_ratings(run.path), name)
         return page(request, "rate.html", run=run, rater=name, text=text, done=done, total=len(texts),
                     questions=ratings.QUESTIONS, scale=list(ratings.SCALE), guesses=ratings.GUESSES)
 
@@ -189,11 +191,8 @@ def create_app(runs_root: Path) -> FastAPI:
         run = readable_run(run_id)
         texts = texts_of(run)
         form = await posted_form(request)
-        try:
-            row = ratings.rating_row(form, texts)
-            ratings.save_rating(run.path, row)
-        except ratings.BadRating as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
+        row = ratings.rating_row(form, texts)
+        ratings.save_rating(run.path, row)
         return RedirectResponse(f"/runs/{quote(run.id, safe='')}/rate?rater={quote(row['rater'], safe='')}", status_code=303)
 
     def paired_sides(run: RunFolder) -> tuple[str, str]:
@@ -207,11 +206,8 @@ def create_app(runs_root: Path) -> FastAPI:
         sides = paired_sides(run)
         if not rater.strip():
             return page(request, "pairs_start.html", run=run, count=len(pairs.shared_examples(run, sides)))
-        try:
-            name = ratings.clean_rater(rater)
-            shown = pairs.shown(run, pairs.pairing(run, sides, name), name, ratings.read_ratings(run.path))
-        except ratings.BadRating as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
+        name = ratings.clean_rater(rater)
+        shown = pairs.shown(run, pairs.pairing(run, sides, name), name, ratings.read_ratings(run.path))
         return page(request, "pairs.html", run=run, rater=name, pairs=shown, done=sum(p.answer is not None for p in shown), scale=list(SCALE))
 
     @app.post("/runs/{run_id}/pairs")
@@ -219,12 +215,9 @@ def create_app(runs_root: Path) -> FastAPI:
         run = readable_run(run_id)
         sides = paired_sides(run)
         form = await posted_form(request)
-        try:
-            name = ratings.clean_rater(form.get("rater", ""))
-            row, number = pairs.answer_row(pairs.pairing(run, sides, name), name, form, ratings.read_ratings(run.path))
-            ratings.save_rating(run.path, row)
-        except ratings.BadRating as err:
-            raise HTTPException(status_code=400, detail=str(err)) from None
+        name = ratings.clean_rater(form.get("rater", ""))
+        row, number = pairs.answer_row(pairs.pairing(run, sides, name), name, form, ratings.read_ratings(run.path))
+        ratings.save_rating(run.path, row)
         return RedirectResponse(f"/runs/{quote(run.id, safe='')}/pairs?rater={quote(name, safe='')}#pair-{number}", status_code=303)
 
     return app
