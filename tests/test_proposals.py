@@ -139,13 +139,50 @@ def test_a_program_for_a_server_without_logprobs_is_never_given_a_scored_format(
     """`optimize --deploy` an LM Studio entry: the format proposer offers only what that server can ask."""
     from smolopt.adapters.formats import parse_format
     from smolopt.optimize.proposers.format import FormatProposer
+    from smolopt.optimize.runner import served_by
     from smolopt.registry import ModelSpec
     from smolopt.tasks import load_task
 
     lm_studio = ModelSpec(name="mine", provider="lmstudio", base_url="http://127.0.0.1:1234/v1")
     program = load_task("sentiment").program()
-    proposer = FormatProposer(program, chats=True, serves=lambda fmt: all(lm_studio.can(need) for need in fmt.needs))
+    proposer = FormatProposer(program, chats=True, serves=served_by(lm_studio))
     offered = [str(fmt) for formats in proposer.usable.values() for fmt in formats]
     assert offered and not any(parse_format(text).scores for text in offered), offered
     assert set(offered) <= {"completion generate", "chat generate"}
-    assert any(parse_format(text).scores for formats in FormatProposer(program).usable.values() for text in map(str, formats))
+    assert any(parse_format(text).scores for formats in FormatProposer(program, serves=served_by(None)).usable.values() for text in map(str, formats))
+
+
+def test_the_optimizer_searches_for_the_student_unless_told_and_the_weights_arm_is_asked_as_the_deployment_can():
+    """No --deploy: the student's own entry (an LM Studio student's program never needs logprobs; the
+    embedded one keeps every format). The weights arm's zero-shot program, measured on the embedded
+    twin that has logprobs, is put in the best format the deployment serves."""
+    from pathlib import Path
+
+    from smolopt.candidate import formats_of, seed_candidate
+    from smolopt.optimize.command import Optimizer, deployment_fact, deployment_of
+    from smolopt.optimize.runner import served_by
+    from smolopt.tune.session import in_best_format
+    from smolopt.registry import load_registry
+    from smolopt.tasks import load_task
+
+    shipped = Path(__file__).resolve().parent.parent / "models.toml"
+    registry = load_registry(shipped)
+    assert Optimizer(student="lmstudio-smollm2-1.7b", registry=shipped).deploy == "lmstudio-smollm2-1.7b"
+    assert Optimizer(registry=shipped).deploy == "smollm2-135m"  # the registry's student, resolved: config.json records the name
+    assert Optimizer(deploy="lmstudio-smollm2-1.7b", registry=shipped).deploy == "lmstudio-smollm2-1.7b"
+
+    def formats(program) -> set[str]:
+        return set(formats_of(seed_candidate(program)).values())
+
+    sentiment, multihop = load_task("sentiment").program(), load_task("multihop_qa").program()
+    lm_studio, embedded, hosted = (registry.get(name) for name in ("lmstudio-smollm2-1.7b", "smollm2-135m", "gpt-4o-mini"))
+    assert formats(in_best_format(sentiment, served_by(lm_studio))) == {"completion generate"}
+    assert formats(in_best_format(sentiment, served_by(embedded))) == formats(in_best_format(sentiment, served_by(None))) == {"completion score calibrated"}
+    assert formats(in_best_format(sentiment, served_by(hosted))) == {"chat score calibrated"}  # no plain-text completions there
+    assert formats(in_best_format(multihop, served_by(lm_studio))) == {"completion generate"}
+    assert formats(sentiment) == {"chat generate"}  # the task's own program is left as it was
+
+    deployment = deployment_of(lm_studio, {"completions"})
+    assert deployment == {"entry": "lmstudio-smollm2-1.7b", "provider": "lmstudio", "offers": ["chat", "completions"], "needs": ["completions"]}
+    assert deployment_fact(deployment) == ("deployment", "formats searched for 'lmstudio-smollm2-1.7b' (lmstudio: chat, completions); "
+                                                         "what ships needs completions from a server")

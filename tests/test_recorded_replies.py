@@ -46,8 +46,9 @@ def replaying(spec: ModelSpec, reply, sent: list[dict], status: int = 200, conte
 
 
 def spec_of(recording: dict) -> ModelSpec:
+    context = {"context_length": recording["context_length"]} if "context_length" in recording else {}
     return ModelSpec(name="recorded", provider=recording["provider"], model=recording["model"],
-                     base_url="http://recorded.invalid/v1", top_logprobs=recording["top_logprobs"])
+                     base_url="http://recorded.invalid/v1", top_logprobs=recording["top_logprobs"], **context)
 
 
 @pytest.mark.parametrize("path", EXCHANGES, ids=[p.stem for p in EXCHANGES])
@@ -76,13 +77,16 @@ def test_the_recordings_cover_chat_and_completions_of_every_server_and_the_end_o
     assert {r.get("next_tokens") is None for r in generate if "text" not in r} == {True, False}  # with logprobs, and an older server
 
 
-def test_ollama_gets_plain_text_untemplated_on_its_own_api_and_chat_on_its_openai_layer():
-    for name in ("ollama_generate_raw", "ollama_generate_logprobs", "ollama_generate_no_logprobs"):
-        request = recorded(name)["request"]
-        assert request["raw"] is True and request["stream"] is False, name  # no chat template; one reply, not a stream
+def test_ollama_gets_plain_text_untemplated_and_chat_on_its_own_api_each_with_the_entrys_context():
+    for name in ("ollama_generate_raw", "ollama_generate_logprobs", "ollama_generate_no_logprobs", "ollama_chat", "ollama_chat_end_of_text"):
+        recording = recorded(name)
+        request, chat = recording["request"], "messages" in recording
+        assert recording["path"] == ("/api/chat" if chat else "/api/generate"), name  # never the OpenAI layer, which cannot set num_ctx
+        assert request["stream"] is False and (chat or request["raw"] is True), name  # one reply; plain text without a chat template
         assert not {"template", "system", "context", "max_tokens", "temperature"} & set(request), name  # sampling goes in options
         assert {"num_predict", "temperature", "seed"} <= set(request["options"]), name
-    assert recorded("ollama_chat")["request"]["messages"]  # chat stays on /v1/chat/completions
+        # the context the entry declares, not Ollama's default (2048 before 0.6.7), which cuts a longer prompt from the front
+        assert request["options"]["num_ctx"] == recording["context_length"] != ModelSpec.model_fields["context_length"].default, name
     assert "logprobs" in KINDS["ollama"].offers  # since 0.12.11; an older server falls back with a notice
 
 

@@ -160,8 +160,8 @@ def test_resume_of_an_eval_run_or_a_corrupt_config_is_named(tmp_path):
 
 
 def test_deploy_is_checked_before_anything_runs(tmp_path):
-    """An unknown --deploy entry, and --deploy with --weights (not yet: the weights arm is scored), are one line and no run."""
+    """An unknown --deploy entry, and tuned weights for a deployment that loads no weights file, are one line and no run."""
     assert_one_line_error(smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--deploy", "nosuch"), "nosuch")
-    done = smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--deploy", "smollm2-135m", "--weights", "lora")
-    assert_one_line_error(done, "--deploy with --weights lora")
+    done = smolopt(tmp_path, "--registry", str(ROOT / "models.toml"), "optimize", "sentiment", "--deploy", "gpt-4o-mini", "--weights", "lora")
+    assert_one_line_error(done, "--weights lora", "--deploy 'gpt-4o-mini'", "openai", "loads no weights file")
     assert not (tmp_path / "runs").exists()

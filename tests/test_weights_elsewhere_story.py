@@ -4,6 +4,7 @@ leaves is what LM Studio can load.
 The prompt search runs on the user's server: the `lmstudio-live` entry of tests/conftest.py, the
 real SmolLM2 behind the proxy that drops logprobs as LM Studio does, naming the GGUF it serves. The
 weights and both arms run on llama.cpp serving that file with the adapter, and the report says so.
+Every arm is asked only as LM Studio can ask (the deployment defaults to the student): no scored format.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from cli_runner import logged_calls, run_smolopt, small_task
-from smolopt.optimize.weights import ship_weights
+from smolopt.errors import SmoloptError
+from smolopt.optimize.weights import check_weights_student, ship_weights
 from smolopt.registry import ModelSpec
 from smolopt.runs import Run
 from smolopt.server_kinds import KINDS, MERGED_GGUF, MODELFILE, SERVE_SCRIPT
@@ -50,6 +52,16 @@ def test_each_server_kind_gets_the_file_it_loads_and_only_for_the_arm_that_ships
     assert {p.name for p in run.path.iterdir()} == {"arms"} and shipped.lines == []
     assert shipped.adapter == run.path / "arms" / "weights" / "adapter.gguf" and shipped.adapter.read_text() == "adapter.gguf"
 
+    # tuned on smolopt's own copy of a file, deployed where Ollama serves it: what ships is what Ollama loads
+    embedded = ModelSpec(name="here", provider="embedded", gguf="/models/mine.gguf")
+    run, adapter = tuned_run("deployed-elsewhere")
+    shipped = ship_weights(run, embedded, adapter, "both", deploy=ollama)
+    assert {p.name for p in run.path.iterdir()} == {"adapter.gguf", "Modelfile"} and shipped.lines[0].startswith("ollama create deployed-elsewhere ")
+    check_weights_student(embedded, ollama)
+    hosted = ModelSpec(name="hosted", provider="openai", base_url="https://api.example.invalid/v1")
+    with pytest.raises(SmoloptError, match="--deploy 'hosted' is served by openai, which loads no weights file"):
+        check_weights_student(embedded, hosted)
+
 
 def smallest_sentiment(folder: Path) -> Path:
     """A copy of sentiment with 8 training texts (the fewest a tune takes) and 4 each to validate and
@@ -80,6 +92,19 @@ def test_the_main_job_on_a_model_lm_studio_serves(registry_path, tmp_path):
     served_by = {call["model"] for call in logged_calls(run)}
     assert "lmstudio-live" in served_by  # the prompt search and the prompt arms: the user's own server
     assert any(name.startswith("lmstudio-live+llama.cpp+") for name in served_by)  # weights and both: the twin, with the adapter
+
+    # no --deploy: searched for the student's own LM Studio, so no arm is ever asked for logprobs it lacks,
+    # not even the weights and both arms on the twin, which has them
+    assert json.loads((run / "config.json").read_text())["deploy"] == "lmstudio-live"
+    deployment = results["deployment"]
+    assert (deployment["entry"], deployment["provider"], deployment["offers"]) == ("lmstudio-live", "lmstudio", ["chat", "completions"])
+    assert deployment["needs"] and "logprobs" not in deployment["needs"]
+    assert "formats searched for 'lmstudio-live' (lmstudio: chat, completions); what ships needs" in report
+    assert arms["weights"]["program"] == "completion generate, 0 demos", arms["weights"]
+    assert not any(" score" in row["program"] for row in arms.values()), [row["program"] for row in arms.values()]
+    journals = [run / name for name in ("proposals.jsonl", "both/proposals.jsonl") if (run / name).is_file()]
+    formats = [row["text"] for path in journals for line in path.read_text().splitlines() if (row := json.loads(line))["proposer"] == "format"]
+    assert not any(" score" in text for text in formats), formats  # neither search was offered one
 
     top = {path.name for path in run.iterdir()}
     saved = json.loads((run / "program.json").read_text())["smolopt"]

@@ -136,8 +136,8 @@ class LocalClient:
     def _call(self, path: str, payload: dict, **overrides) -> Completion:
         """From the cache when this exact body was asked before, else over HTTP."""
         body = self.body(payload, **overrides)
-        if path == "completions" and self.spec.kind.native_api == "ollama":  # its /v1/completions applies the chat template
-            path, body = ollama.GENERATE, ollama.generate_body(body)
+        if self.spec.kind.native_api == "ollama":  # its /v1/completions applies the chat template; its /v1 cannot set num_ctx
+            path, body = ollama.native_request(path, body, self.spec.context_length)
         key = request_key(self.spec.name, body)
         if self.cache is not None and (hit := self.cache.get(key)) is not None:
             hit.cached = True  # its latency_s stays the seconds the server took when it answered
@@ -180,7 +180,7 @@ class LocalClient:
         where = f"model '{self.spec.name}' at {base}"
         start = time.perf_counter()
         try:
-            response = self._http.post(f"{ollama.root(base)}/{path}" if path == ollama.GENERATE else f"{base}/{path}", json=body)
+            response = self._http.post(f"{ollama.root(base)}/{path}" if ollama.is_native(path) else f"{base}/{path}", json=body)
         except httpx.TimeoutException:
             return f"no answer within {self.spec.timeout:g}s"
         except httpx.TransportError as err:  # refused, dropped, reset
@@ -192,7 +192,7 @@ class LocalClient:
             error = ContextOverflow if response.status_code == 400 and OVERFLOW.search(detail) else SmoloptError
             raise error(f"{where} answered HTTP {response.status_code}: {detail}")
         try:
-            payload = ollama.completion_reply(response.json()) if path == ollama.GENERATE else response.json()
+            payload = ollama.openai_reply(path, response.json()) if ollama.is_native(path) else response.json()
             completion = _completion(payload, time.perf_counter() - start, self.spec.name)
         except (ValueError, TypeError, AttributeError, IndexError, KeyError):
             self._count_reply(base, _what_came(response.text))

@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     op.add_argument("--adapter", default=None, help="search prompts for the embedded student served with this LoRA adapter.gguf")
     op.add_argument("--weights", choices=["lora"], default=None,
                     help="lora: also tune the student's weights (CPU) after the prompt search, search again on them, and compare seed / prompt / weights / both on test")
-    op.add_argument("--deploy", default=None, help="the entry the program will run on (e.g. your LM Studio model): only formats its server offers are searched (default: every format the student can be asked in)")
+    op.add_argument("--deploy", default=None, help="the entry the program will run on (e.g. your LM Studio model): only formats its server offers are searched, for every arm, and tuned weights ship as it loads them (default: the student's own entry)")
     op.add_argument("--resume", type=Path, default=None, help="continue runs/<id>: finished calls come from its cache")
     op.add_argument("--quiet", action="store_true", help="no progress bar, no tables (the report is still written)")
     op.set_defaults(func=cmd_optimize)

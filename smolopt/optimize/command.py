@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import dspy
 
@@ -23,10 +23,11 @@ from smolopt.optimize.rule_budget import probed_rule_budget
 from smolopt.optimize.runner import OptimizeProgress, optimize, parse_budget
 from smolopt.optimize.shipped import ARM_KEYS, shipped_of, shipped_section
 from smolopt.program_io import save_program
-from smolopt.serving.program import PROGRAM_FILE, saved_usage
+from smolopt.server_kinds import Capability
+from smolopt.serving.program import PROGRAM_FILE, program_usage, saved_usage
 from smolopt.usage import usage_section
 from smolopt.optimize.weights import WeightsSearch, check_weights_student, search_weights, with_weights
-from smolopt.registry import load_registry
+from smolopt.registry import ModelSpec, load_registry
 from smolopt.report import Report, markdown
 from smolopt.runs import Run
 from smolopt.scaffold import config_task, read_config, run_scaffold, task_config
@@ -70,7 +71,8 @@ class Optimizer:
         on them; the run then compares seed, prompt, weights and both on test (`smolopt.optimize.weights`).
         A student smolopt does not start is tuned from its entry's `gguf`, its tuned arms measured on llama.cpp serving that file.
         `adapter`: serve the (embedded) student with this LoRA adapter.gguf while searching prompts.
-        `deploy`: the entry the program will run on; only the formats its server offers are searched.
+        `deploy`: the entry the program will run on (None: the student's own); only the formats its
+        server offers are searched, for every arm, and tuned weights ship as its server loads them.
         `progress` and `epochs_progress`: called as the search and the tune go."""
         self.metric = metric
         self.registry = load_registry(registry)
@@ -88,15 +90,11 @@ class Optimizer:
         self.seed = seed
         if weights not in (None, "lora"):
             raise SmoloptError(f"--weights must be 'lora' (a LoRA tune of the student), not '{weights}'")
+        self.deploy = self.entry if deploy is None else deploy  # config.json records the entry resolved
+        deployment = self.registry.get(self.deploy)  # an unknown name is an error now
         if weights:
-            check_weights_student(self.registry.get(self.entry))
+            check_weights_student(self.registry.get(self.entry), deployment)
         self.weights = weights
-        if deploy is not None:
-            self.registry.get(deploy)  # an unknown name is an error now
-            if weights:
-                raise SmoloptError("--deploy with --weights lora: not yet; the weights arm is measured in a scored format, "
-                                   "which a server without logprobs cannot ask (optimize prompts for it, then smolopt tune --format)")
-        self.deploy = deploy
         self.epochs_progress = epochs_progress
         self.weights_result: WeightsSearch | None = None
         self.report: Report | None = None  # what the last run wrote to report.md
@@ -131,15 +129,16 @@ class Optimizer:
             for text in notices:
                 scaffold.notice(text)
             judged = scaffold.judged(task, self.judge)
+            deployment = self.registry.get(self.deploy)
             optimized, result = optimize(judged, scaffold.models, scaffold.run, student=self.student,
                                          reflection=self.reflection, budget=budget, rule_budget=self.rule_budget, progress=self.progress,
-                                         seed=self.seed, deploy=self.registry.get(self.deploy) if self.deploy else None)
+                                         seed=self.seed, deploy=deployment)
             report, results, adapter = optimize_report(result), result.to_json(), None
             shipped = shipped_of(result)
             if self.weights:
                 optimized, adapter, found = search_weights(
                     judged, scaffold.models, scaffold.run, student=self.student, prompt_program=optimized, prompt=result,
-                    budget=budget, seed=self.seed, epochs=self.epochs_progress)
+                    budget=budget, seed=self.seed, epochs=self.epochs_progress, deploy=deployment)
                 arms = {arm.name: arm.result for arm in found.arms}
                 shipped = shipped_of(result, arms, found.decision.rule, found.decision.reason, found.shipped)
                 report = with_weights(report, found)
@@ -156,6 +155,9 @@ class Optimizer:
             report = Report(report.title, report.facts, sections)
             results = {**results, "summary": shipped.to_json()}
             save_program(optimized, scaffold.run.path / PROGRAM_FILE, task.name, adapter=adapter)
+            needs = program_usage(scaffold.run.path / PROGRAM_FILE, task, optimized, self.student, adapter).needs()
+            results = {**results, "deployment": deployment_of(deployment, needs)}
+            report = Report(report.title, [deployment_fact(results["deployment"]), *report.facts], report.sections)
             if adapter is not None and result.usage is not None:  # the tuned weights shipped: say how to use what shipped, not the prompt arm
                 shipped_usage = usage_section(saved_usage(scaffold.run.path / PROGRAM_FILE))
                 report = Report(report.title, report.facts, [shipped_usage if s.title == shipped_usage.title else s for s in report.sections])
@@ -163,6 +165,19 @@ class Optimizer:
             self.report = report
         self.result, self.run_dir = result, scaffold.run.path
         return optimized, result
+
+
+def deployment_of(spec: ModelSpec, needs: set[Capability]) -> dict[str, Any]:
+    """results.json's `deployment`: the entry the formats were searched for, what its server offers,
+    and what the shipped program needs from a server (each format's `Format.needs`)."""
+    return {"entry": spec.name, "provider": spec.provider, "offers": [c for c in get_args(Capability) if spec.can(c)],
+            "needs": [c for c in get_args(Capability) if c in needs]}
+
+
+def deployment_fact(deployment: dict[str, Any]) -> tuple[str, str]:
+    """The report's line on it ("formats searched for 'mine' (lmstudio: chat, completions); what ships needs completions from a server")."""
+    return ("deployment", f"formats searched for '{deployment['entry']}' ({deployment['provider']}: {', '.join(deployment['offers'])}); "
+                          f"what ships needs {', '.join(deployment['needs'])} from a server")
 
 
 def start_optimize(task_ref: str, *, model: str | None = None, reflection: str | None = None, judge: str | None = None,

@@ -22,7 +22,7 @@ import dspy
 import gepa
 from gepa.core.callbacks import GEPACallback
 
-from smolopt.adapters.formats import seed_format
+from smolopt.adapters.formats import Format, seed_format
 from smolopt.backends import Models
 from smolopt.candidate import apply_candidate, is_demos_key, is_format_key, seed_candidate, set_formats
 from smolopt.errors import SmoloptError
@@ -57,6 +57,14 @@ def parse_budget(text: str, val_size: int) -> int:
     if text.isascii() and text.isdigit() and int(text) > 0:
         return int(text)
     raise SmoloptError(f"--budget must be light, medium, heavy or a positive number of metric calls, not '{text}'")
+
+
+def served_by(deploy: ModelSpec | None) -> Callable[[Format], bool]:
+    """Whether the deployment entry's server can ask a program in a format (`Format.needs`); every
+    format when none is named."""
+    if deploy is None:
+        return lambda fmt: True
+    return lambda fmt: all(deploy.can(need) for need in fmt.needs)
 
 
 class ComponentCycle:
@@ -133,8 +141,9 @@ def optimize(
     Returns the optimized program and its result; `rule_budget` (what a probe measured)
     flags candidates whose instructions grew far past what the model was measured to carry.
     `from_program`: search from this program as it stands (default: the task's, in the model's seed format).
-    `deploy`: the entry the program will run on (`optimize --deploy`): only formats its server offers
-    are tried, so a program for LM Studio never depends on logprobs it does not give.
+    `deploy`: the entry the program will run on (`optimize --deploy`, by default the student): only
+    formats its server offers are tried, so a program for LM Studio never depends on logprobs it does
+    not give; None tries every format.
     """
     start = time.perf_counter()
     for replayed in REPLAYED:  # a resumed run writes these again as it replays
@@ -152,7 +161,7 @@ def optimize(
             note = f"reflection model unavailable ({err}): few-shot injection only"
 
     chats = lm.text_model.can("chat")
-    serves = (lambda fmt: all(deploy.can(need) for need in fmt.needs)) if deploy is not None else (lambda fmt: True)
+    serves = served_by(deploy)
     program = from_program.deepcopy() if from_program is not None else task.program()
     if from_program is None:  # a model without a chat template (or deployed where none is asked) starts from plain text
         set_formats(program, seed_format(chats and serves(seed_format(True))))

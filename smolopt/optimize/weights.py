@@ -2,10 +2,11 @@
 
     1. prompt   GEPA over format, demos (and instructions with a reflection model): the usual optimize
     2. weights  one LoRA on the train split, rendered both zero-shot (the seed's instruction in the
-                model's best format) and in the prompt search's chosen program, so the one adapter
-                serves both arms below (train in the format you serve)
+                best format the deployment's server offers) and in the prompt search's chosen
+                program, so the one adapter serves both arms below (train in the format you serve)
     3. both     GEPA again from the chosen program, on the tuned model: demos and format that suit
-                the new weights (no reflection: the instruction was already searched)
+                the new weights, among the formats the deployment offers (no reflection: the
+                instruction was already searched)
 
 Four arms are measured on test, which no step above has seen: seed, prompt, weights, both. What
 ships is chosen on val by `smolopt.optimize.decision`: the best val score among prompt, weights
@@ -18,14 +19,17 @@ entry names (`gguf = PATH`, the file that server loads): the prompt search runs 
 server, and the weights and both arms (and the second search) on an embedded llama.cpp twin serving
 that file with the adapter (`smolopt.registry.embedded_twin`), which the report says in one line.
 smolopt cannot put an adapter on another program's server, and on the twin the tuned arms differ
-from the base file only by the adapter.
+from the base file only by the adapter. Every arm is asked only in formats the deployment entry's
+server offers (`optimize --deploy`, by default the student): the twin gives token logprobs, but a
+weights arm scored there would ship a program LM Studio cannot ask as it was measured.
 
-What the run folder keeps is what the student's server loads, for the shipped arm only
-(`smolopt.server_kinds`, `ships_with`): LM Studio merged.gguf and its `lms import` line, Ollama the
-Modelfile and its `ollama create` line, llama.cpp / vLLM / embedded serve.sh. When the prompt ships,
-the tune's serving files are removed and its adapter kept in arms/weights/: results.json and the
-arms table name it, and `smolopt eval --adapter arms/weights/adapter.gguf` measures those arms
-again, while nothing at the top of the folder invites serving weights that did not ship.
+What the run folder keeps is what the deployment's server loads, made from the student's file, for
+the shipped arm only (`smolopt.server_kinds`, `ships_with`): LM Studio merged.gguf and its `lms
+import` line, Ollama the Modelfile and its `ollama create` line, llama.cpp / vLLM / embedded serve.sh.
+When the prompt ships, the tune's serving files are removed and its adapter kept in arms/weights/:
+results.json and the arms table name it, and `smolopt eval --adapter arms/weights/adapter.gguf`
+measures those arms again, while nothing at the top of the folder invites serving weights that did
+not ship.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from smolopt.errors import SmoloptError
 from smolopt.evaluation import EvalResult, evaluate
 from smolopt.optimize.decision import Decision, decide
 from smolopt.optimize.result import OptimizeResult
-from smolopt.optimize.runner import optimize
+from smolopt.optimize.runner import optimize, served_by
 from smolopt.registry import ModelSpec, embedded_twin
 from smolopt.report import Report
 from smolopt.runs import Run
@@ -68,9 +72,12 @@ UNSHIPPED = Path("arms") / "weights"  # where the adapter goes when the prompt s
 TUNE_SERVING_FILES = (SERVE_SCRIPT, MODELFILE)  # what tune_weights leaves beside a GGUF adapter, for every server
 
 
-def check_weights_student(spec: ModelSpec) -> None:
+def check_weights_student(spec: ModelSpec, deploy: ModelSpec | None = None) -> None:
     """Refuse, in one line and before the run folder exists, a student whose weights this run cannot
-    tune, measure on llama.cpp, or leave in a form its server loads."""
+    tune, measure on llama.cpp, or leave in a form its server (or the `deploy` entry's) loads."""
+    if deploy is not None and deploy.name != spec.name and not deploy.kind.ships_with:
+        raise SmoloptError(f"--weights lora ships tuned weights, and --deploy '{deploy.name}' is served by {deploy.provider}, which loads "
+                           "no weights file of yours: deploy on a server you run (LM Studio, Ollama, llama-server, vLLM)")
     if spec.started_here:
         return
     if spec.hf:
@@ -93,11 +100,12 @@ class Shipping:
     lines: list[str] = field(default_factory=list)  # what the user types to give each file to that server
 
 
-def ship_weights(run: Run, spec: ModelSpec, adapter: Path, arm: str) -> Shipping:
-    """Leave in `run` what `spec`'s server loads for the shipped `arm` (its kind's `ships_with`), and
-    no serving file for an adapter that does not ship; the tune wrote serve.sh and Modelfile for every server."""
+def ship_weights(run: Run, spec: ModelSpec, adapter: Path, arm: str, deploy: ModelSpec | None = None) -> Shipping:
+    """Leave in `run` what the server of `deploy` (default: the student `spec`) loads for the shipped
+    `arm` (its kind's `ships_with`), made from `spec`'s file, and no serving file for an adapter that
+    does not ship; the tune wrote serve.sh and Modelfile for every server."""
     shipped = arm != "prompt"
-    loads = spec.kind.ships_with if shipped else ()
+    loads = (deploy or spec).kind.ships_with if shipped else ()
     for name in set(TUNE_SERVING_FILES) - {load.file for load in loads}:
         (run.path / name).unlink(missing_ok=True)
     if not shipped:
@@ -163,10 +171,11 @@ def _ship(val: dict[str, EvalResult]) -> Decision:
 
 
 def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt_program: dspy.Module, prompt: OptimizeResult,
-                   budget: int, seed: int = 0, settings: Settings = SETTINGS,
-                   epochs: EpochProgress | None = None) -> tuple[dspy.Module, Path | None, WeightsSearch]:
-    """Steps 2 and 3 after a finished prompt search; returns the program to ship, its adapter (or None), the numbers."""
-    zero_shot = in_best_format(task.program())
+                   budget: int, seed: int = 0, settings: Settings = SETTINGS, epochs: EpochProgress | None = None,
+                   deploy: ModelSpec | None = None) -> tuple[dspy.Module, Path | None, WeightsSearch]:
+    """Steps 2 and 3 after a finished prompt search; returns the program to ship, its adapter (or None), the numbers.
+    `deploy`: the entry the program will run on; every arm is asked only as its server can ask, and what ships is what it loads."""
+    zero_shot = in_best_format(task.program(), served_by(deploy))
     spec = models.registry.get(student)
     trained, adapter, seconds = tune_weights(task, [zero_shot, prompt_program], spec, run, settings, epochs)
     models.registry, served = embedded_twin(models.registry, student)  # the student itself when smolopt starts it
@@ -177,7 +186,7 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
     both_run = Run(run.path / "both")
     both_run.path.mkdir(exist_ok=True)
     both_program, both = optimize(task, models, both_run, student=tuned, reflection=None, budget=AGAIN * len(task.split("val")),
-                                  seed=seed, from_program=prompt_program)
+                                  seed=seed, from_program=prompt_program, deploy=deploy)
     test, val = task.split("test"), task.split("val")
     weights_test = evaluate(task, zero_shot, test, lm, split="test")
     base_lm = models.lm(student)
@@ -185,7 +194,7 @@ def search_weights(task: Task, models: Models, run: Run, *, student: str, prompt
                    "weights": evaluate(task, zero_shot, val, lm, split="val"),
                    "both": evaluate(task, both_program, val, lm, split="val")}
     decision = _ship(val_results)
-    shipping = ship_weights(run, spec, adapter, decision.arm)
+    shipping = ship_weights(run, spec, adapter, decision.arm, deploy)
     arms = [
         Arm("seed", described(task.program()), None, prompt.baseline_test),
         Arm("prompt", described(prompt_program), None, prompt.optimized_test),

@@ -17,11 +17,12 @@ from __future__ import annotations
 import gc
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dspy
 
-from smolopt.adapters.formats import CONFIG_KEY
+from smolopt.adapters.formats import CONFIG_KEY, Format, parse_format
 from smolopt.adapters.raw_text import usable_formats
 from smolopt.backends.weights import resolve_gguf
 from smolopt.baseline import embedding_baseline
@@ -51,14 +52,16 @@ MERGED = "merged.gguf"
 CHECKPOINTS = "tune"
 
 
-def in_best_format(program: dspy.Module) -> dspy.Module:
-    """The program with each predictor in the first format its signature can use, in the order
-    measured best for tiny models (completion, scored, calibrated first; see formats.ALL), unless
-    it already has a format of its own."""
+def in_best_format(program: dspy.Module, serves: Callable[[Format], bool] = lambda fmt: True) -> dspy.Module:
+    """The program with each predictor in the first format its signature can use and `serves` allows
+    (the deployment's server: LM Studio gives no logprobs, so completion generate there), in the
+    order measured best for tiny models (completion, scored, calibrated first; see formats.ALL),
+    unless it already has a format of its own that `serves` allows."""
     built = program.deepcopy()
     for name, predictor in built.named_predictors():
-        if CONFIG_KEY not in predictor.config:
-            set_format(predictor, str(usable_formats(predictor.signature)[0]), name)
+        own = predictor.config.get(CONFIG_KEY)
+        if own is None or not serves(parse_format(str(own))):
+            set_format(predictor, str(next(fmt for fmt in usable_formats(predictor.signature) if serves(fmt))), name)
     return built
 
 
