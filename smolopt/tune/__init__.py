@@ -7,6 +7,7 @@ exported for the server that loads the base weights (README.md, "Tuning the weig
     hf        the Hugging Face side: transformers loading, an hf folder's tokenizer, the peft folder
     method    how a tune changes the weights (one protocol); lora, its one implementation today
     train     the method trained on the CPU or a GPU; loss on the target tokens; val picks the epoch; resumable
+    prefix    rows sharing a prompt prefix (in-prompt demos) run it once a pass; prefix_cache, through transformers
     device    --device auto|cpu|cuda|mps: where train runs (auto: CUDA, else MPS, else the CPU)
     export    adapter.gguf via the gguf package, q/k rows in the base file's own order
     merge     merged.gguf, base and adapter in one file, for servers without adapters
