@@ -42,6 +42,7 @@ from bench_server import other_processes  # noqa: E402
 from benchmd import preamble, write_section  # noqa: E402
 
 from smolopt.baseline import METHOD  # noqa: E402
+from smolopt.baseline import RESULTS_KEY as BASELINE_KEY  # noqa: E402
 from smolopt.baseline import embedding_baseline as compute_baseline  # noqa: E402
 from smolopt.jsonl import read_jsonl  # noqa: E402
 from smolopt.report import markdown_table, pct, points  # noqa: E402
@@ -201,10 +202,9 @@ def step_seconds(results: dict[str, Any]) -> str:
 
 
 def recorded_baseline(results: dict[str, Any]) -> Score | None:
-    """The embeddings baseline the run recorded (results.json `baseline`, naming its method), or None.
-    Runs made before smolopt.baseline existed hold the seed program's test summary under that key."""
-    block = results.get("baseline")
-    if isinstance(block, dict) and block.get("method") == METHOD:
+    """The embeddings baseline the run recorded (results.json `embeddings_baseline`), or None."""
+    block = results.get(BASELINE_KEY)
+    if isinstance(block, dict):
         return Score(block["accuracy"], *block["interval"], block.get("n"))
     return None
 

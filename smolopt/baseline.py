@@ -33,6 +33,8 @@ from smolopt.stats import bootstrap_interval
 from smolopt.tasks import Task
 
 METHOD = "all-MiniLM-L6-v2 embeddings + logistic regression"
+# Where results.json keeps it, in optimize and tune runs alike (an optimize run's "baseline" is the seed program's test summary).
+RESULTS_KEY = "embeddings_baseline"
 
 
 @dataclass(frozen=True)

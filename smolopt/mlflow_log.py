@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from smolopt.baseline import RESULTS_KEY as BASELINE_KEY
 from smolopt.errors import SmoloptError
 from smolopt.model_choice import recorded_model_names
 from smolopt.view.runs_index import RunFolder, read_run
@@ -175,8 +176,8 @@ def metrics(run: RunFolder) -> list[tuple[str, float, int]]:
     for arm in results.get("arms") or weights.get("arms") or []:
         found += interval(f"arm.{arm['arm']}.accuracy", arm["accuracy"], arm["interval"])
         found += interval(f"arm.{arm['arm']}.change", arm["change"], arm["change_interval"])
-    baseline = results.get("baseline")
-    if isinstance(baseline, dict) and "interval" in baseline:  # the embeddings baseline (an older run's seed summary has none)
+    baseline = results.get(BASELINE_KEY)
+    if isinstance(baseline, dict):
         found += interval("baseline", baseline["accuracy"], baseline["interval"])
     stepped = [(key(name), value, 0) for name, value in found]
     for row in results.get("iterations") or []:

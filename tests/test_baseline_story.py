@@ -63,4 +63,4 @@ def test_the_baseline_is_stated_plainly_in_the_tune_report_and_its_results(tmp_p
     report = markdown(tune_report(tuned))
     assert "## the baseline to beat: no language model" in report and "81.2% [73.4%, 88.5%]" in report
     assert any(getattr(line, "title", None) == section.title for line in terminal(tune_report(tuned)))
-    assert tuned.to_json()["baseline"]["accuracy"] == 0.8125
+    assert tuned.to_json()["embeddings_baseline"]["accuracy"] == 0.8125

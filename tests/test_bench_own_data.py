@@ -58,9 +58,9 @@ def test_a_run_without_the_weights_block_is_a_miss_that_says_why():
 
 
 def test_the_embeddings_baseline_is_read_from_the_run_and_an_older_runs_seed_summary_is_not_taken_for_it(tmp_path):
-    older = optimize_results(baseline={"accuracy": 0.4, "low": 0.23, "high": 0.57, "parse_rate": 1.0, "echo_rate": 0.0})
+    older = optimize_results(baseline={"accuracy": 0.4, "low": 0.23, "high": 0.57, "parse_rate": 1.0, "echo_rate": 0.0})  # the seed's summary
     assert bench.recorded_baseline(older) is None
-    results = optimize_results(baseline={"method": METHOD, "accuracy": 0.8, "interval": [0.65, 0.93], "n": 30, "trained_on": 45})
+    results = optimize_results(embeddings_baseline={"method": METHOD, "accuracy": 0.8, "interval": [0.65, 0.93], "n": 30, "trained_on": 45})
     # recorded: read as it is, nothing computed (the task folder does not even exist)
     assert bench.embedding_baseline(results, tmp_path / "no-such-task") == bench.Score(0.8, 0.65, 0.93, 30)
     assert bench.baseline_source(results) == "the run's results.json"

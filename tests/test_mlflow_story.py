@@ -70,7 +70,7 @@ def optimize_results() -> dict:
     """optimize --weights lora where 'weights' ships (the shape of the main job's results.json, smaller)."""
     return {
         "task": "sentiment", "student": "smollm2-135m", "budget": 24, "metric_calls": 36, "lm_calls": 74, "wall_s": 55.8,
-        "baseline": EMBEDDINGS_BASELINE,
+        "embeddings_baseline": EMBEDDINGS_BASELINE,
         "iterations": [{"candidate": 0, "iteration": 0, "val": 0.5}, {"candidate": 1, "iteration": 1, "val": 0.625},
                        {"candidate": 2, "iteration": 3, "val": 0.75}],
         "baseline_test": evaluation("sentiment", "test", SEED), "optimized_test": evaluation("sentiment", "test", SEED),
@@ -162,7 +162,7 @@ def test_an_optimize_run_with_tuned_weights_is_one_mlflow_run_with_its_settings_
 
 
 def test_a_tune_from_hugging_face_weights_logs_its_adapter_folder_and_a_second_tune_joins_the_experiment(tmp_path, store, reader):
-    results = {"adapter": "runs/x/adapter", "tune_seconds": 29.0, "epochs": EPOCHS, "best_epoch": 2, "baseline": EMBEDDINGS_BASELINE,
+    results = {"adapter": "runs/x/adapter", "tune_seconds": 29.0, "epochs": EPOCHS, "best_epoch": 2, "embeddings_baseline": EMBEDDINGS_BASELINE,
                "arms": [arm("base", 0.375, [0.125, 0.75], 0.0, [0.0, 0.0]), arm("tuned", 0.75, [0.375, 1.0], 0.375, [0.0, 0.75])],
                "settings": {"rank": 16, "alpha": 32, "epochs": 2, "modules": ["q_proj", "v_proj"]}, "complete": True, "notices": []}
     tune_config = config("tune", program=None, format=None, settings=results["settings"], merge=False)

@@ -14,6 +14,7 @@ from typing import Any, get_args
 
 import dspy
 
+from smolopt.baseline import RESULTS_KEY as BASELINE_KEY
 from smolopt.baseline import baseline_section, embedding_baseline
 from smolopt.errors import SmoloptError
 from smolopt.model_choice import ModelChoice
@@ -149,7 +150,7 @@ class Optimizer:
             baseline_notices: list[str] = []  # after the search, so embedding never shares the cores with generation
             if (baseline := embedding_baseline(judged, baseline_notices)) is not None:
                 sections.insert(1, baseline_section(baseline))
-                results = {**results, "baseline": baseline.to_json()}
+                results = {**results, BASELINE_KEY: baseline.to_json()}
             for text in baseline_notices:
                 scaffold.notice(text)
             report = Report(report.title, report.facts, sections)

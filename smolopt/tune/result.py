@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from smolopt.baseline import RESULTS_KEY as BASELINE_KEY
 from smolopt.baseline import Baseline
 from smolopt.runs import Run
 from smolopt.tune.arms import Arm, arm_evaluations, arm_rows
@@ -37,5 +38,5 @@ class Tuned:
             "stopped_early": self.trained.stopped_early, "resumed_from_epoch": self.trained.resumed_from,
             "skipped_too_long": self.trained.skipped, "settings": self.trained.settings,
             "arms": arm_rows(self.arms) if self.arms else [], **arm_evaluations(self.arms), "steps": self.steps,
-            "baseline": self.baseline.to_json() if self.baseline else None,
+            BASELINE_KEY: self.baseline.to_json() if self.baseline else None,
         }
